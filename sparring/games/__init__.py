@@ -1,0 +1,23 @@
+"""Games: the protocol, the registry, and every bundled game (one file each).
+
+Importing this package registers every game. TextArena games register even
+when TextArena is not installed; they then report themselves unavailable with
+the install hint instead of failing.
+"""
+
+from sparring.games import (  # noqa: F401  (each import registers its games)
+    breakthrough,
+    connect_four,
+    kuhn_poker,
+    leduc_poker,
+    liars_dice,
+    simple_negotiation,
+    tic_tac_toe,
+)
+from sparring.games.base import TERMINAL, FreeTextState, Game, InvalidAction, State
+from sparring.games.registry import GameEntry, game_entries, game_entry, make_game, register
+
+__all__ = [
+    "TERMINAL", "FreeTextState", "Game", "GameEntry", "InvalidAction", "State",
+    "game_entries", "game_entry", "make_game", "register",
+]

@@ -1,0 +1,109 @@
+"""The game protocol every game in sparring speaks.
+
+A game hands out seeded states; a state says whose turn it is, what each
+player sees (as text a language model can read), which moves are legal (as the
+exact strings to answer with, or ``None`` for a free-text turn), applies a
+move or refuses it with a reason, and scores the end. Chance (card deals,
+dice) is drawn from the state's own seeded RNG, so one seed replays a game
+exactly. Nothing here is a base class to inherit from: games are plain
+classes that happen to have these methods.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+TERMINAL = -1
+"""``current_player`` of a finished game."""
+
+
+class InvalidAction(Exception):
+    """A move the game refuses; ``reason`` says why, in words a player can act on.
+
+    The state is left exactly as it was before the refused move.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@runtime_checkable
+class State(Protocol):
+    """One position of one game."""
+
+    @property
+    def current_player(self) -> int:
+        """The seat to move, or ``TERMINAL`` (-1) once the game is over."""
+        ...
+
+    def observation(self, player: int) -> str:
+        """What ``player`` sees, as text: board, private cards, history, and
+        (on their turn) the legal moves with the exact strings to answer with."""
+        ...
+
+    def legal_actions(self, player: int | None = None) -> list[str] | None:
+        """The exact answer strings allowed now, or ``None`` for free text."""
+        ...
+
+    def apply(self, action: str) -> None:
+        """Play ``action`` for the current player; raise :class:`InvalidAction` if refused."""
+        ...
+
+    def is_terminal(self) -> bool: ...
+
+    def returns(self) -> list[float]:
+        """Each seat's payoff; meaningful once terminal (zeros before)."""
+        ...
+
+    def clone(self) -> State:
+        """An independent copy, RNG included: playing on it never touches this one."""
+        ...
+
+    def render(self) -> str:
+        """The full position for a human (or a log), all private information shown."""
+        ...
+
+
+@runtime_checkable
+class FreeTextState(State, Protocol):
+    """A state whose turns are free text (``legal_actions`` is ``None``).
+
+    ``example_actions`` lists a finite set of well-formed moves for the current
+    player, so a random player (and the synthetic pre-training corpus) can act.
+    """
+
+    def example_actions(self) -> list[str]: ...
+
+
+@runtime_checkable
+class Game(Protocol):
+    name: str
+    num_players: int
+
+    def new_state(self, seed: int) -> State:
+        """A fresh game whose chance events are all drawn from ``seed``."""
+        ...
+
+    def describe(self) -> str:
+        """The rules, as text to put in front of a player."""
+        ...
+
+
+def match_action(action: str, legal: list[str]) -> str | None:
+    """The legal move ``action`` names, ignoring case and surrounding space."""
+    want = action.strip().lower()
+    for move in legal:
+        if move.lower() == want:
+            return move
+    return None
+
+
+def refuse_unlisted(action: str, legal: list[str]) -> str:
+    """Return the legal move ``action`` names or raise :class:`InvalidAction` listing them."""
+    move = match_action(action, legal)
+    if move is None:
+        shown = action.strip()
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise InvalidAction(f"{shown!r} is not a legal move; legal moves: {', '.join(legal)}")
+    return move

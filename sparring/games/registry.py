@@ -1,0 +1,89 @@
+"""The game registry: every game is one file that ends with one ``register`` line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sparring.errors import UserError, did_you_mean
+from sparring.games.base import Game
+from sparring.specs import Spec, parse_spec
+
+
+@dataclass(frozen=True)
+class GameEntry:
+    """What the registry knows about a game before building it."""
+
+    name: str
+    num_players: int
+    source: str
+    """Where the rules come from: ``openspiel``, ``textarena`` or ``native``."""
+    description: str
+    make: Callable[..., Game]
+    """Builds the game; keyword arguments are the game's parameters."""
+    zero_sum: bool = True
+    perfect_information: bool = True
+    exploitability: bool = False
+    """Exact exploitability can be computed (two-player zero-sum OpenSpiel game)."""
+    requires: Callable[[], str | None] = field(default=lambda: None)
+    """Returns why the game cannot be built here (missing extra), or ``None``."""
+
+    @property
+    def unavailable(self) -> str | None:
+        return self.requires()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "num_players": self.num_players,
+            "source": self.source,
+            "description": self.description,
+            "zero_sum": self.zero_sum,
+            "perfect_information": self.perfect_information,
+            "exploitability": self.exploitability,
+            "available": self.unavailable is None,
+            "unavailable_reason": self.unavailable,
+        }
+
+
+_REGISTRY: dict[str, GameEntry] = {}
+
+
+def register(entry: GameEntry) -> GameEntry:
+    if entry.name in _REGISTRY:
+        raise ValueError(f"game {entry.name!r} registered twice")
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def game_entries() -> list[GameEntry]:
+    """Every registered game, sorted by name (available or not)."""
+    import sparring.games  # noqa: F401  (importing the package registers every game)
+
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def game_entry(name: str) -> GameEntry:
+    entries = {e.name: e for e in game_entries()}
+    if name not in entries:
+        valid = sorted(entries)
+        raise UserError(f"unknown game {name!r}{did_you_mean(name, valid)}; games: {', '.join(valid)}")
+    return entries[name]
+
+
+def make_game(spec: str | Spec) -> Game:
+    """Build a game from ``name`` or ``name:key=value,...`` (e.g. ``kuhn_poker:hands=5``)."""
+    spec = parse_spec(spec, what="game") if isinstance(spec, str) else spec
+    entry = game_entry(spec.name)
+    missing = entry.unavailable
+    if missing:
+        raise UserError(f"game {entry.name!r} is not available: {missing}")
+    if spec.args:
+        raise UserError(f"game {spec} takes key=value parameters only, got {spec.args}")
+    try:
+        return entry.make(**spec.kwargs)
+    except TypeError as err:
+        raise UserError(f"bad parameters for game {entry.name!r}: {err}") from None
+    except ValueError as err:
+        raise UserError(f"bad parameters for game {entry.name!r}: {err}") from None
