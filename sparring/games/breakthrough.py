@@ -38,8 +38,12 @@ class BreakthroughView:
         return str(pstate).rstrip()
 
 
-register(GameEntry(
-    name="breakthrough", num_players=2, source="openspiel",
-    description="pawn race on a 5x5 board; first to the far row wins",
-    make=openspiel_game("breakthrough", "breakthrough", BreakthroughView, rows=5, columns=5),
-))
+register(
+    GameEntry(
+        name="breakthrough",
+        num_players=2,
+        source="openspiel",
+        description="pawn race on a 5x5 board; first to the far row wins",
+        make=openspiel_game("breakthrough", "breakthrough", BreakthroughView, rows=5, columns=5),
+    )
+)

@@ -39,8 +39,12 @@ class ConnectFourView:
         return board_text(pstate)
 
 
-register(GameEntry(
-    name="connect_four", num_players=2, source="openspiel",
-    description="drop discs into 7 columns, four in a row wins",
-    make=openspiel_game("connect_four", "connect_four", ConnectFourView),
-))
+register(
+    GameEntry(
+        name="connect_four",
+        num_players=2,
+        source="openspiel",
+        description="drop discs into 7 columns, four in a row wins",
+        make=openspiel_game("connect_four", "connect_four", ConnectFourView),
+    )
+)

@@ -162,12 +162,14 @@ class KuhnSeriesState:
             history, ret = self.pstate.history(), self.pstate.returns()
             by_seat = lambda xs: (xs[self._osp(0)], xs[self._osp(1)])  # noqa: E731
             words = betting_words(history[2:])
-            self.results.append(HandResult(
-                cards=by_seat([CARDS[history[0]], CARDS[history[1]]]),
-                betting=hand_summary(self.pstate, self.seat_of),
-                net=by_seat([float(r) for r in ret]),
-                showdown=words[-1] != "fold",
-            ))
+            self.results.append(
+                HandResult(
+                    cards=by_seat([CARDS[history[0]], CARDS[history[1]]]),
+                    betting=hand_summary(self.pstate, self.seat_of),
+                    net=by_seat([float(r) for r in ret]),
+                    showdown=words[-1] != "fold",
+                )
+            )
             if not self.is_terminal():
                 self._deal()
 
@@ -178,8 +180,10 @@ class KuhnSeriesState:
         lines = []
         for i, r in enumerate(self.results):
             theirs = r.cards[1 - seat] if r.showdown else "unseen (fold)"
-            lines.append(f"Hand {i + 1}: your card {r.cards[seat]}, opponent's {theirs}; "
-                         f"{r.betting}; you {'won' if r.net[seat] > 0 else 'lost'} {chips_text(abs(r.net[seat]))}.")
+            lines.append(
+                f"Hand {i + 1}: your card {r.cards[seat]}, opponent's {theirs}; "
+                f"{r.betting}; you {'won' if r.net[seat] > 0 else 'lost'} {chips_text(abs(r.net[seat]))}."
+            )
         return "\n".join(lines)
 
     def observation(self, player: int) -> str:
@@ -203,11 +207,15 @@ class KuhnSeriesState:
         return new
 
     def render(self) -> str:
-        lines = [f"Hand {i + 1}: cards (seat 0, seat 1) = {r.cards}; {r.betting}; net {r.net}" for i, r in enumerate(self.results)]
+        lines = [
+            f"Hand {i + 1}: cards (seat 0, seat 1) = {r.cards}; {r.betting}; net {r.net}" for i, r in enumerate(self.results)
+        ]
         if not self.is_terminal():
             h = self.pstate.history()
             cards = (CARDS[h[self._osp(0)]], CARDS[h[self._osp(1)]])
-            lines.append(f"Hand {len(self.results) + 1}: cards (seat 0, seat 1) = {cards}; {hand_summary(self.pstate, self.seat_of)}")
+            lines.append(
+                f"Hand {len(self.results) + 1}: cards (seat 0, seat 1) = {cards}; {hand_summary(self.pstate, self.seat_of)}"
+            )
         lines.append(f"Chips: {self.returns()}")
         return "\n".join(lines)
 
@@ -222,8 +230,14 @@ def make_kuhn(hands: int = 1) -> OpenSpielGame | KuhnSeries:
     return _single_hand() if hands == 1 else KuhnSeries(hands)
 
 
-register(GameEntry(
-    name="kuhn_poker", num_players=2, source="openspiel",
-    description="3-card poker, one hand (hands=N: a series scored by total chips); SPIRAL training game",
-    make=make_kuhn, perfect_information=False, exploitability=True,
-))
+register(
+    GameEntry(
+        name="kuhn_poker",
+        num_players=2,
+        source="openspiel",
+        description="3-card poker, one hand (hands=N: a series scored by total chips); SPIRAL training game",
+        make=make_kuhn,
+        perfect_information=False,
+        exploitability=True,
+    )
+)

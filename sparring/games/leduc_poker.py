@@ -76,15 +76,23 @@ class LeducView:
     def render(self, pstate: Any) -> str:
         cards = pstate.get_private_cards()
         public = pstate.public_card()
-        text = (f"Cards: player 0: {RANKS[cards[0]]}, player 1: {RANKS[cards[1]]}; "
-                f"public: {RANKS[public] if public >= 0 else '-'}\n{betting_text(pstate)}")
+        text = (
+            f"Cards: player 0: {RANKS[cards[0]]}, player 1: {RANKS[cards[1]]}; "
+            f"public: {RANKS[public] if public >= 0 else '-'}\n{betting_text(pstate)}"
+        )
         if pstate.is_terminal():
             text += f"\nReturns: {pstate.returns()}"
         return text
 
 
-register(GameEntry(
-    name="leduc_poker", num_players=2, source="openspiel",
-    description="6-card two-round poker with a public card; exact exploitability",
-    make=openspiel_game("leduc_poker", "leduc_poker", LeducView), perfect_information=False, exploitability=True,
-))
+register(
+    GameEntry(
+        name="leduc_poker",
+        num_players=2,
+        source="openspiel",
+        description="6-card two-round poker with a public card; exact exploitability",
+        make=openspiel_game("leduc_poker", "leduc_poker", LeducView),
+        perfect_information=False,
+        exploitability=True,
+    )
+)

@@ -23,10 +23,11 @@ def bid_name(osp_name: str) -> str:
 
 
 def bids_text(pstate: Any) -> str:
-    num_dice = sum(pstate.get_game().get_parameters()["numdice"] for _ in range(2))
-    bids = pstate.history()[num_dice:]
-    said = [f"Player {i % 2} {'calls liar' if bid_name(pstate.action_to_string(i % 2, a)) == 'liar' else 'bids ' + bid_name(pstate.action_to_string(i % 2, a))}"
-            for i, a in enumerate(bids)]
+    num_dice = 2 * pstate.get_game().get_parameters()["numdice"]
+    said = []
+    for i, action in enumerate(pstate.history()[num_dice:]):
+        name = bid_name(pstate.action_to_string(i % 2, action))
+        said.append(f"Player {i % 2} calls liar" if name == "liar" else f"Player {i % 2} bids {name}")
     return ", ".join(said) if said else "no bids yet"
 
 
@@ -55,8 +56,14 @@ class LiarsDiceView:
         return text
 
 
-register(GameEntry(
-    name="liars_dice", num_players=2, source="openspiel",
-    description="bid on hidden dice or call liar; sixes are wild",
-    make=openspiel_game("liars_dice", "liars_dice", LiarsDiceView), perfect_information=False, exploitability=True,
-))
+register(
+    GameEntry(
+        name="liars_dice",
+        num_players=2,
+        source="openspiel",
+        description="bid on hidden dice or call liar; sixes are wild",
+        make=openspiel_game("liars_dice", "liars_dice", LiarsDiceView),
+        perfect_information=False,
+        exploitability=True,
+    )
+)

@@ -127,7 +127,7 @@ class OpenSpielState:
 
     def resolve_chance(self) -> None:
         while self.pstate.is_chance_node():
-            outcomes, probs = zip(*self.pstate.chance_outcomes())
+            outcomes, probs = zip(*self.pstate.chance_outcomes(), strict=True)
             self.pstate.apply_action(self.rng.choices(outcomes, weights=probs)[0])
 
 

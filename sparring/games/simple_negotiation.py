@@ -197,22 +197,29 @@ class NegotiationState:
         inv = self.inventory[player]
         lines = [
             f"You are player {player}. Turn {min(self.turn + 1, self.max_turns)} of {self.max_turns}.",
-            "Your resources: " + ", ".join(f"{r} {inv[r]} (worth {VALUES[player][r]} each)" for r in RESOURCES)
+            "Your resources: "
+            + ", ".join(f"{r} {inv[r]} (worth {VALUES[player][r]} each)" for r in RESOURCES)
             + f"; total value {self.value(player)} (change {self.gain(player):+d}).",
             "History:" if self.log else "History: nothing yet.",
             *self.log,
         ]
         if self.offer is not None and self.offer.proposer != player and not self.is_terminal():
-            lines.append(f"Open offer to you from player {self.offer.proposer}: you give "
-                         f"{bundle_text(self.offer.get)}, you get {bundle_text(self.offer.give)}.")
+            lines.append(
+                f"Open offer to you from player {self.offer.proposer}: you give "
+                f"{bundle_text(self.offer.get)}, you get {bundle_text(self.offer.give)}."
+            )
         if player == self.current_player:
-            lines.append("Your move: [Offer: X Wood -> Y Gold], [Offer: X Gold -> Y Wood], "
-                         "[Accept] or [Deny] (only to answer an offer made to you), or talk.")
+            lines.append(
+                "Your move: [Offer: X Wood -> Y Gold], [Offer: X Gold -> Y Wood], "
+                "[Accept] or [Deny] (only to answer an offer made to you), or talk."
+            )
         return "\n".join(lines)
 
     def clone(self) -> NegotiationState:
         return NegotiationState(
-            self.max_turns, self.turn, [dict(b) for b in self.inventory],
+            self.max_turns,
+            self.turn,
+            [dict(b) for b in self.inventory],
             None if self.offer is None else Offer(self.offer.proposer, dict(self.offer.give), dict(self.offer.get)),
             list(self.log),
         )
@@ -220,15 +227,21 @@ class NegotiationState:
     def render(self) -> str:
         lines = [f"Turn {self.turn} of {self.max_turns}"]
         for p in range(2):
-            lines.append(f"Player {p}: {bundle_text(self.inventory[p])}, values {VALUES[p]}, "
-                         f"value {self.value(p)} (change {self.gain(p):+d})")
+            lines.append(
+                f"Player {p}: {bundle_text(self.inventory[p])}, values {VALUES[p]}, "
+                f"value {self.value(p)} (change {self.gain(p):+d})"
+            )
         if self.offer:
             lines.append(f"Open offer from player {self.offer.proposer}: {self.offer.text()}")
         return "\n".join(lines + self.log[-6:])
 
 
-register(GameEntry(
-    name="simple_negotiation", num_players=2, source="native",
-    description="trade Wood and Gold for 10 turns; bigger value gain wins (SPIRAL rules); SPIRAL training game",
-    make=SimpleNegotiation,
-))
+register(
+    GameEntry(
+        name="simple_negotiation",
+        num_players=2,
+        source="native",
+        description="trade Wood and Gold for 10 turns; bigger value gain wins (SPIRAL rules); SPIRAL training game",
+        make=SimpleNegotiation,
+    )
+)

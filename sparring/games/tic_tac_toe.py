@@ -51,8 +51,12 @@ class TicTacToeView:
         return board_text(pstate)
 
 
-register(GameEntry(
-    name="tic_tac_toe", num_players=2, source="openspiel",
-    description="3x3 noughts and crosses; SPIRAL training game; minimax solves it exactly",
-    make=openspiel_game("tic_tac_toe", "tic_tac_toe", TicTacToeView),
-))
+register(
+    GameEntry(
+        name="tic_tac_toe",
+        num_players=2,
+        source="openspiel",
+        description="3x3 noughts and crosses; SPIRAL training game; minimax solves it exactly",
+        make=openspiel_game("tic_tac_toe", "tic_tac_toe", TicTacToeView),
+    )
+)

@@ -1,0 +1,1 @@
+"""Evaluation that cannot lie: arena with intervals, exact exploitability."""

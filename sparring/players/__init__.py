@@ -1,0 +1,59 @@
+"""Players: who picks a move. One small file per kind plus one registration line here."""
+
+from sparring.players.base import BatchPlayer, Move, Player, PolicyPlayer, act_many, as_move, policy_batch
+from sparring.players.human import HumanPlayer
+from sparring.players.minimax import MinimaxPlayer
+from sparring.players.random_player import RandomPlayer
+from sparring.players.registry import PlayerEntry, make_player, player_entries, register_player
+from sparring.players.search import CFRPlayer, MCTSPlayer
+
+
+def _random(game, seed: int = 0):
+    return RandomPlayer(seed)
+
+
+def _uniform(game, seed: int = 0):
+    return RandomPlayer(seed, name="uniform")
+
+
+def _minimax(game, seed: int = 0, depth: int = 12):
+    return MinimaxPlayer(seed, depth)
+
+
+def _mcts(game, seed: int = 0, sims: int = 200, rollouts: int = 1, uct_c: float = 2.0):
+    return MCTSPlayer(game, seed, sims, rollouts, uct_c)
+
+
+def _cfr(game, seed: int = 0, iters: int = 500, variant: str = "cfr+"):
+    return CFRPlayer(game, seed, iters, variant)
+
+
+def _human(game, seed: int = 0):
+    return HumanPlayer()
+
+
+register_player(PlayerEntry("random", "uniformly random legal move", _random))
+register_player(PlayerEntry("uniform", "uniform policy over legal moves (policy view of random)", _uniform))
+register_player(PlayerEntry("minimax", "exact game-tree search; perfect in tic-tac-toe", _minimax, "minimax[:depth=12]"))
+register_player(PlayerEntry("mcts", "OpenSpiel UCT search with random rollouts", _mcts, "mcts:sims=200"))
+register_player(PlayerEntry("cfr", "average policy of CFR+ (or variant=cfr) for poker games", _cfr, "cfr:iters=500"))
+register_player(PlayerEntry("human", "you, at the terminal", _human))
+
+__all__ = [
+    "BatchPlayer",
+    "CFRPlayer",
+    "HumanPlayer",
+    "MCTSPlayer",
+    "MinimaxPlayer",
+    "Move",
+    "Player",
+    "PlayerEntry",
+    "PolicyPlayer",
+    "RandomPlayer",
+    "act_many",
+    "as_move",
+    "make_player",
+    "player_entries",
+    "policy_batch",
+    "register_player",
+]

@@ -1,0 +1,128 @@
+"""Invariants every registered game must keep (OpenSpiel's random-sim test, for our protocol)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from sparring.games import TERMINAL, InvalidAction, game_entry, make_game
+from sparring.players.random_player import moves_for
+from sparring.specs import parse_spec
+
+SEEDS = range(12)
+
+
+def random_game(spec: str, seed: int, limit: int = 500):
+    """Play random moves; return the transcript (mover, move, observation) and the final state."""
+    game = make_game(spec)
+    state = game.new_state(seed)
+    rng = random.Random(seed)
+    transcript = []
+    while not state.is_terminal():
+        assert len(transcript) < limit, f"{spec} did not end within {limit} random moves"
+        player = state.current_player
+        move = rng.choice(moves_for(state))
+        transcript.append((player, move, state.observation(player)))
+        state.apply(move)
+    return transcript, state
+
+
+def test_random_play_terminates_with_finite_returns(game_spec):
+    entry = game_entry(parse_spec(game_spec).name)
+    for seed in SEEDS:
+        _, state = random_game(game_spec, seed)
+        returns = state.returns()
+        assert state.current_player == TERMINAL
+        assert len(returns) == entry.num_players
+        assert all(math.isfinite(r) for r in returns)
+        if entry.zero_sum:
+            assert sum(returns) == pytest.approx(0.0)
+
+
+def test_same_seed_replays_the_same_game(game_spec):
+    for seed in (0, 5):
+        first, end1 = random_game(game_spec, seed)
+        second, end2 = random_game(game_spec, seed)
+        assert first == second
+        assert end1.returns() == end2.returns()
+
+
+def test_different_seeds_differ_for_games_with_chance():
+    deals = {random_game("kuhn_poker", seed)[1].render().splitlines()[0] for seed in range(20)}
+    assert len(deals) > 1
+
+
+def test_every_offered_move_is_accepted_and_listed_in_the_observation(game_spec):
+    game = make_game(game_spec)
+    for seed in SEEDS:
+        state = game.new_state(seed)
+        rng = random.Random(seed)
+        while not state.is_terminal():
+            legal = state.legal_actions()
+            player = state.current_player
+            if legal is not None:
+                assert legal, "a non-terminal state must offer at least one move"
+                assert len(set(legal)) == len(legal), "move names must be unique"
+                obs = state.observation(player)
+                assert all(move in obs for move in legal), "the observation must list the exact legal moves"
+                other = (player + 1) % game.num_players
+                assert state.legal_actions(other) == []
+            for move in moves_for(state):
+                state.clone().apply(move)  # must not raise
+            state.apply(rng.choice(moves_for(state)))
+
+
+def test_illegal_move_raises_with_reason_and_leaves_state_unchanged(game_spec):
+    game = make_game(game_spec)
+    state = game.new_state(3)
+    rng = random.Random(3)
+    for _ in range(3):
+        if state.is_terminal():
+            break
+        player = state.current_player
+        before = (state.render(), state.observation(player), state.current_player)
+        bad = "[Offer: 5 Unicorn -> 1 Gold]" if state.legal_actions() is None else "definitely-not-a-move"
+        with pytest.raises(InvalidAction) as err:
+            state.apply(bad)
+        assert err.value.reason
+        assert (state.render(), state.observation(player), state.current_player) == before
+        state.apply(rng.choice(moves_for(state)))
+
+
+def test_terminal_state_refuses_moves(game_spec):
+    _, state = random_game(game_spec, 1)
+    with pytest.raises(InvalidAction):
+        state.apply("anything")
+
+
+def test_clone_is_independent(game_spec):
+    game = make_game(game_spec)
+    state = game.new_state(7)
+    rng = random.Random(7)
+    state.apply(rng.choice(moves_for(state)))
+    if state.is_terminal():
+        return
+    snapshot = (state.render(), [state.observation(p) for p in range(game.num_players)], state.current_player)
+    copy = state.clone()
+    while not copy.is_terminal():
+        copy.apply(rng.choice(moves_for(copy)))
+    assert (state.render(), [state.observation(p) for p in range(game.num_players)], state.current_player) == snapshot
+    # The clone carries the RNG too: both continue identically from here.
+    a, b = state.clone(), state.clone()
+    ra, rb = random.Random(1), random.Random(1)
+    while not a.is_terminal():
+        a.apply(ra.choice(moves_for(a)))
+        b.apply(rb.choice(moves_for(b)))
+    assert a.render() == b.render() and a.returns() == b.returns()
+
+
+def test_observation_hides_opponent_private_card():
+    state = make_game("kuhn_poker").new_state(0)
+    rendered = state.render()  # "Cards: player 0: X player 1: Y"
+    card0, card1 = rendered.split("player 0: ")[1][0], rendered.split("player 1: ")[1][0]
+    assert f"Your card: {card0}" in state.observation(0)
+    assert f"Your card: {card1}" in state.observation(1)
+    if card0 != card1:
+        assert card1 not in state.observation(0).split("Your card: ")[1][:2]
