@@ -12,12 +12,21 @@ from sparring.games import (  # noqa: F401  (each import registers its games)
     leduc_poker,
     liars_dice,
     simple_negotiation,
+    textarena,
     tic_tac_toe,
 )
 from sparring.games.base import TERMINAL, FreeTextState, Game, InvalidAction, State
 from sparring.games.registry import GameEntry, game_entries, game_entry, make_game, register
 
 __all__ = [
-    "TERMINAL", "FreeTextState", "Game", "GameEntry", "InvalidAction", "State",
-    "game_entries", "game_entry", "make_game", "register",
+    "TERMINAL",
+    "FreeTextState",
+    "Game",
+    "GameEntry",
+    "InvalidAction",
+    "State",
+    "game_entries",
+    "game_entry",
+    "make_game",
+    "register",
 ]
