@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -171,6 +172,79 @@ def play(
     if not 0 <= seat < g.num_players:
         raise UserError(f"bad seat {seat}: {g.name} has seats {', '.join(map(str, range(g.num_players)))}")
     play_against(g, make_player(opponent, g, seed=seed), seat, seed, console)
+
+
+@app.command()
+def pretrain(
+    out: Annotated[str, typer.Option(help="Directory to write the model to.")] = "sparring/assets/models/sparring-tiny",
+    minutes: Annotated[float, typer.Option(help="Training time budget in minutes.")] = 20.0,
+    scale: Annotated[float, typer.Option(help="Multiply the corpus size (turns per game) by this.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed for corpus, tokenizer and weights.")] = 0,
+) -> None:
+    """Make the bundled base model: synthetic random-play corpus, BPE tokenizer, tiny Llama."""
+    from pathlib import Path
+
+    from sparring.pretrain import PretrainConfig
+    from sparring.pretrain import pretrain as run_pretrain
+
+    if minutes <= 0 or scale <= 0:
+        raise UserError("--minutes and --scale must be positive")
+    config = PretrainConfig(minutes=minutes, seed=seed)
+    config.mix = {k: max(1, int(v * scale)) for k, v in config.mix.items()}
+    info = run_pretrain(Path(out), config)
+    console.print(
+        f"wrote {out}: {info['parameters'] / 1e6:.2f}M parameters, {info['corpus_turns']} turns, "
+        f"{info['steps']} steps, final loss {info['final_loss']:.3f}, {info['total_seconds'] / 60:.1f} min"
+    )
+
+
+@app.command(context_settings={"allow_extra_args": False})
+def train(
+    recipe: Annotated[str | None, typer.Argument(help="Recipe name (spiral-tictactoe, spiral-kuhn, ...) or a YAML path.")] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="key=value overrides, e.g. learner.lr=1e-4 games.0.name=kuhn_poker")
+    ] = None,
+    run_dir: Annotated[str | None, typer.Option(help="Run directory (default: runs/<name>, numbered if taken).")] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue the run in this directory from its latest intact checkpoint.")
+    ] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Train up to this many steps in total.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (overrides the recipe).")] = None,
+) -> None:
+    """Self-play training. ``sparring train spiral-tictactoe`` or ``sparring train --resume runs/x``."""
+    from sparring.config import load_config
+    from sparring.train import load_run_config
+    from sparring.train import train as run_training
+
+    if resume:
+        if recipe or overrides:
+            raise UserError("--resume takes the run's saved config; give no recipe or overrides (only --max-steps)")
+        config = load_run_config(Path(resume))
+        run_training(config, Path(resume), resume=True, console=console, max_steps=max_steps)
+        return
+    if recipe is None:
+        from sparring.config import recipe_names
+
+        raise UserError(f"name a recipe ({', '.join(recipe_names())}) or a YAML file, or --resume a run directory")
+    extra = list(overrides or [])
+    if seed is not None:
+        extra.append(f"seed={seed}")
+    if max_steps is not None:
+        extra.append(f"max_steps={max_steps}")
+    config = load_config(recipe, extra)
+    path = Path(run_dir) if run_dir else next_run_dir(config.name)
+    console.print(f"run directory: {path}")
+    run_training(config, path, console=console)
+
+
+def next_run_dir(name: str) -> Path:
+    base = Path("runs") / name
+    k = 1
+    path = base
+    while path.exists() and any(path.iterdir()):
+        k += 1
+        path = Path(f"{base}-{k}")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,11 +53,17 @@ def as_move(answer: str | Move) -> Move:
     return answer if isinstance(answer, Move) else Move(action=answer, text=answer)
 
 
-def act_many(player: Player, states: list[State], seats: list[int]) -> list[Move]:
-    """Ask ``player`` for a move in each state, batched when the player can."""
+def act_many(player: Player, states: list[State], seats: list[int], games: list[Any] | None = None) -> list[Move]:
+    """Ask ``player`` for a move in each state, batched when the player can.
+
+    ``games`` (one per state) lets a player that serves several games at once
+    (a language model in multi-game training) read each game's rules.
+    """
     if not states:
         return []
-    if isinstance(player, BatchPlayer):
+    if games is not None and hasattr(player, "act_batch_games"):
+        answers = player.act_batch_games(games, states, seats)
+    elif isinstance(player, BatchPlayer):
         answers = player.act_batch(states, seats)
     else:
         answers = [player.act(s, seat) for s, seat in zip(states, seats, strict=True)]

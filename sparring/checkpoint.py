@@ -1,0 +1,505 @@
+"""The run directory, checkpoints that cannot look whole when they are not, and resume discovery.
+
+A run lives in ``runs/<name>/``::
+
+    config.yaml          resolved config (written by the caller)
+    metrics.jsonl        one JSON object per line, each with a "step"
+    checkpoints/step-K/  whatever the trainer writes + manifest.json (sha256 and size of every file)
+    replays/             game transcripts
+    report.html
+
+Why the care: a run may be killed at any instruction (SIGKILL, OOM, Ctrl-C, a pre-empted
+machine), and ``--resume`` must then continue from a checkpoint that is really complete and
+give the same metrics as an uninterrupted run. So:
+
+* a checkpoint is written into ``checkpoints/.tmp-step-K-*``, hashed, fsynced, and only then
+  renamed to ``step-K``; the rename is atomic, so ``step-K`` is either absent or whole;
+* ``manifest.json`` is written last and records every file's size and sha256, so a checkpoint
+  damaged later (disk, partial copy, a human) is detected, and resume falls back to an older one;
+* metrics lines are fsynced one by one; a line torn by a kill is ignored, and on resume the file
+  is cut back to the checkpoint's step.
+
+Names starting with a dot in ``checkpoints/`` are work in progress of some save or delete; only
+``step-<int>`` directories are checkpoints. One process writes a run at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sparring.errors import UserError
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+_CHUNK = 1 << 20  # hashing reads 1 MiB at a time: checkpoints may hold files of many GB
+
+Warn = Callable[[str], None]
+
+
+def _warn_stderr(message: str) -> None:
+    """Default warning sink: one line on stderr, like the CLI's ``error:`` lines."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+class CorruptCheckpoint(UserError):
+    """A checkpoint directory that is incomplete or damaged; ``reason`` names the first problem found."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"checkpoint {self.path} is corrupted: {reason}")
+
+
+# --------------------------------------------------------------------------- durability helpers
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a directory's entries (a create or a rename) durable; a no-op where directories cannot be opened."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write a whole file and fsync it (not its directory)."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _replace_file_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` so that readers see either the old or the new content, never a mix."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        _write_durably(Path(tmp), data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _hash_and_sync(path: Path) -> tuple[int, str]:
+    """Size and sha256 of a file, read in chunks; also fsyncs it, since the caller's ``write`` may not have."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        os.fsync(f.fileno())
+    return size, digest.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    """sha256 of a file, streamed."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- run directory
+
+
+class RunDir:
+    """The directory of one training run; every file name of the layout is decided here and only here."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def replays_dir(self) -> Path:
+        return self.path / "replays"
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / "report.html"
+
+    def create(self, exist_ok: bool = False) -> RunDir:
+        """Make the layout; refuse an existing run unless ``exist_ok``, so a new run never mixes with an old one."""
+        if self.path.exists() and not exist_ok:
+            raise UserError(f"run directory {self.path} already exists; resume it with --resume or choose another name")
+        self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        self.replays_dir.mkdir(exist_ok=True)
+        return self
+
+    # ------------------------------------------------------------------ metrics
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        """Append one record as one line, fsynced: once this returns, a SIGKILL cannot lose it.
+
+        A line torn by an earlier kill (no final newline) is cut off first, so it never glues
+        itself to this one.
+        """
+        if "step" not in record:
+            raise ValueError(f"a metrics record needs a 'step' key, got keys {sorted(record)}")
+        line = (json.dumps(record, sort_keys=False) + "\n").encode()
+        created = not self.metrics_path.exists()
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.metrics_path, "ab+") as f:
+            _drop_torn_tail(f)
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        if created:
+            _fsync_dir(self.path)
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """All complete records; a last line without its newline (the run was killed mid-write) is ignored."""
+        if not self.metrics_path.exists():
+            return []
+        data = self.metrics_path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
+        records = []
+        for number, line in enumerate(complete.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise UserError(f"{self.metrics_path} line {number} is not valid JSON ({e.msg}); the file is damaged") from e
+        return records
+
+    def truncate_metrics(self, after_step: int) -> None:
+        """Keep only records with ``step <= after_step``, atomically.
+
+        Used on resume: the steps after the checkpoint will be run again, and their records must
+        appear once, as in an uninterrupted run.
+        """
+        if not self.metrics_path.exists():
+            return
+        kept = [r for r in self.read_metrics() if r["step"] <= after_step]
+        _replace_file_atomically(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+
+
+def _drop_torn_tail(f: Any) -> None:
+    """Cut a binary file opened ``ab+`` back to its last newline when it does not end with one."""
+    size = f.seek(0, os.SEEK_END)
+    if size == 0:
+        return
+    f.seek(size - 1)
+    if f.read(1) == b"\n":
+        return
+    f.seek(0)  # rare path (only after a kill): reading it all is fine
+    data = f.read()
+    f.truncate(data.rfind(b"\n") + 1)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def checkpoint_path(run: RunDir, step: int) -> Path:
+    """Where the checkpoint of ``step`` lives (whether or not it exists)."""
+    return run.checkpoints_dir / f"step-{step}"
+
+
+def save_checkpoint(
+    run: RunDir,
+    step: int,
+    write: Callable[[Path], None],
+    keep_last: int | None = None,
+    protect: set[int] | frozenset[int] = frozenset(),
+) -> Path:
+    """Write a checkpoint so that ``checkpoints/step-K`` is either absent or complete, at every instant.
+
+    ``write(tmpdir)`` puts the trainer's files (model, optimizer.pt, state.json...) into a fresh
+    temporary directory; then every file is hashed and fsynced, ``manifest.json`` is written, and
+    the directory is renamed into place. If anything raises (KeyboardInterrupt included) the
+    temporary directory is removed and the exception propagates. An existing ``step-K`` is replaced.
+
+    ``keep_last``: afterwards delete all but the newest N checkpoints, never the one just written,
+    none in ``protect`` (e.g. steps an opponent pool refers to), and none newer than ``step``
+    (those are left from an abandoned timeline and are replaced when the run reaches them again).
+    """
+    if not isinstance(step, int) or step < 0:
+        raise ValueError(f"step must be a non-negative int, got {step!r}")
+    if keep_last is not None and keep_last < 1:
+        raise ValueError(f"keep_last must be at least 1 (or None to keep all), got {keep_last}")
+    run.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-step-{step}-", dir=run.checkpoints_dir))
+    final = checkpoint_path(run, step)
+    try:
+        write(tmp)
+        _write_manifest(tmp, step)
+        _publish(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if keep_last is not None:
+        prune_checkpoints(run, keep_last, protect=set(protect) | {step}, newest=step)
+    return final
+
+
+def _write_manifest(directory: Path, step: int) -> None:
+    """Hash and fsync every file under ``directory``, then record them in manifest.json (written last)."""
+    if (directory / MANIFEST).exists():
+        raise ValueError(f"{MANIFEST} is reserved for the checkpoint's own manifest; the write callback must not create it")
+    files = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        size, sha = _hash_and_sync(path)
+        files[path.relative_to(directory).as_posix()] = {"size": size, "sha256": sha}
+    manifest = {"format": FORMAT_VERSION, "step": step, "files": files}
+    _write_durably(directory / MANIFEST, json.dumps(manifest, indent=1).encode())
+    for sub in sorted({p.parent for p in directory.rglob("*")} | {directory}):
+        _fsync_dir(sub)
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; an existing ``final`` is moved aside first and deleted only after.
+
+    A kill between the two renames leaves no ``final`` but a complete ``.old-<name>-*``, which
+    :func:`clean_interrupted_saves` renames back.
+    """
+    old = None
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{secrets.token_hex(4)}")
+        os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        if old is not None and not final.exists():
+            os.rename(old, final)
+        raise
+    _fsync_dir(final.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _delete_checkpoint(path: Path) -> None:
+    """Remove a checkpoint by first renaming it away, so a kill mid-delete never leaves a gutted ``step-K``."""
+    doomed = path.with_name(f".del-{path.name}-{secrets.token_hex(4)}")
+    os.rename(path, doomed)
+    _fsync_dir(path.parent)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def prune_checkpoints(
+    run: RunDir, keep_last: int, protect: set[int] | frozenset[int] = frozenset(), newest: int | None = None
+) -> list[int]:
+    """Delete checkpoints beyond the ``keep_last`` newest (at or before step ``newest``), sparing ``protect``.
+
+    Returns the deleted steps. Checkpoints after ``newest`` are never touched.
+    """
+    candidates = [(s, p) for s, p in list_checkpoints(run) if newest is None or s <= newest]
+    doomed = [(s, p) for s, p in candidates[:-keep_last] if s not in protect]
+    for _, path in doomed:
+        _delete_checkpoint(path)
+    return [s for s, _ in doomed]
+
+
+def verify_checkpoint(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`CorruptCheckpoint` naming the first problem; return if every manifest file is intact.
+
+    Sizes are checked for all files before any hashing, so a truncated file is reported without
+    reading gigabytes. Files not in the manifest are ignored.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise CorruptCheckpoint(path, "it is not a directory")
+    files = _read_manifest(path)
+    for rel, entry in files.items():
+        file = path / rel
+        if not file.is_file():
+            raise CorruptCheckpoint(path, f"file {rel} is missing")
+        size = file.stat().st_size
+        if size != entry["size"]:
+            raise CorruptCheckpoint(path, f"file {rel} has {size} bytes, the manifest says {entry['size']}")
+    for rel, entry in files.items():
+        sha = _sha256(path / rel)
+        if sha != entry["sha256"]:
+            raise CorruptCheckpoint(
+                path, f"file {rel} fails its sha256 check (expected {entry['sha256'][:12]}..., got {sha[:12]}...)"
+            )
+
+
+def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """The manifest's file table, after checking it is readable, of a known format, and of this step."""
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise CorruptCheckpoint(path, f"{MANIFEST} is missing")
+    try:
+        manifest = json.loads(manifest_path.read_bytes())
+        files = manifest["files"]
+        fmt, step = manifest["format"], manifest["step"]
+        ok = all(isinstance(e["size"], int) and isinstance(e["sha256"], str) for e in files.values())
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise CorruptCheckpoint(path, f"{MANIFEST} is not a valid manifest")
+    if fmt != FORMAT_VERSION:
+        raise CorruptCheckpoint(path, f"{MANIFEST} has format {fmt!r}; this version of sparring reads format {FORMAT_VERSION}")
+    match = _STEP_DIR.match(path.name)
+    if match and int(match.group(1)) != step:
+        raise CorruptCheckpoint(path, f"{MANIFEST} is for step {step}, not {match.group(1)}")
+    for rel in files:
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise CorruptCheckpoint(path, f"{MANIFEST} names a file outside the checkpoint: {rel}")
+    return files
+
+
+def list_checkpoints(run: RunDir) -> list[tuple[int, Path]]:
+    """``(step, path)`` of every ``step-<int>`` directory, by increasing step; temp dirs and other names are ignored."""
+    if not run.checkpoints_dir.is_dir():
+        return []
+    found = []
+    for child in run.checkpoints_dir.iterdir():
+        match = _STEP_DIR.match(child.name)
+        if match and child.is_dir():
+            found.append((int(match.group(1)), child))
+    return sorted(found)
+
+
+def clean_interrupted_saves(run: RunDir, warn: Warn = _warn_stderr) -> None:
+    """Tidy what a killed save or delete left behind in ``checkpoints/``.
+
+    ``.tmp-*`` (an unfinished save) and ``.del-*`` (an unfinished delete) are removed; an
+    ``.old-step-K-*`` whose ``step-K`` is missing (killed between the two renames of a replace)
+    is renamed back, otherwise removed. Only safe when no other process is saving into this run.
+    """
+    if not run.checkpoints_dir.is_dir():
+        return
+    for child in sorted(run.checkpoints_dir.iterdir()):
+        name = child.name
+        if name.startswith(".tmp-"):
+            warn(f"removing {name}, an unfinished checkpoint left by an interrupted save")
+            shutil.rmtree(child, ignore_errors=True)
+        elif name.startswith(".del-"):
+            shutil.rmtree(child, ignore_errors=True)
+        elif match := re.match(r"^\.old-(step-\d+)-[0-9a-f]+$", name):
+            target = child.with_name(match.group(1))
+            if target.exists():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                warn(f"restoring {target.name} from {name}, left by an interrupted replace")
+                os.rename(child, target)
+    _fsync_dir(run.checkpoints_dir)
+
+
+def latest_valid_checkpoint(run: RunDir, warn: Warn = _warn_stderr) -> tuple[int, Path] | None:
+    """The newest checkpoint that verifies, after cleaning interrupted saves; None if there is none.
+
+    Each newer corrupted checkpoint is reported through ``warn`` and skipped (left in place for
+    inspection; it is replaced when the resumed run saves that step again).
+    """
+    clean_interrupted_saves(run, warn)
+    for step, path in reversed(list_checkpoints(run)):
+        try:
+            verify_checkpoint(path)
+        except CorruptCheckpoint as e:
+            warn(f"checkpoint {path.name} is corrupted ({e.reason}); falling back to an older one")
+            continue
+        return step, path
+    return None
+
+
+def find_resume_point(run: RunDir, warn: Warn = _warn_stderr) -> tuple[int, Path]:
+    """Like :func:`latest_valid_checkpoint`, but a missing run or checkpoint is the user's error."""
+    if not run.path.is_dir():
+        raise UserError(f"run directory {run.path} does not exist; nothing to resume")
+    found = latest_valid_checkpoint(run, warn)
+    if found is None:
+        raise UserError(f"no intact checkpoint in {run.checkpoints_dir}; nothing to resume")
+    return found
+
+
+def prepare_resume(run: RunDir, warn: Warn = _warn_stderr) -> tuple[int, Path]:
+    """Find the resume point and cut metrics back to it, so the resumed run's metrics equal an uninterrupted one's."""
+    step, path = find_resume_point(run, warn)
+    run.truncate_metrics(after_step=step)
+    return step, path
+
+
+# --------------------------------------------------------------------------- RNG states
+
+
+def save_rng_state() -> dict[str, Any]:
+    """The global RNG states of python ``random``, numpy and torch (CPU and every CUDA device).
+
+    Plain lists, ints and tensors only, so ``torch.load(..., weights_only=True)`` accepts it.
+    """
+    import numpy as np
+
+    version, internal, gauss = random.getstate()
+    np_state = np.random.get_state(legacy=False)
+    state: dict[str, Any] = {
+        "python": {"version": version, "internal": list(internal), "gauss": gauss},
+        "numpy": {
+            "bit_generator": np_state["bit_generator"],
+            "key": [int(k) for k in np_state["state"]["key"]],
+            "pos": int(np_state["state"]["pos"]),
+            "has_gauss": int(np_state["has_gauss"]),
+            "gauss": float(np_state["gauss"]),
+        },
+    }
+    try:
+        import torch
+    except ImportError:  # torch is only needed by training; a run dir works without it
+        return state
+    state["torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        state["torch_cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def load_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`save_rng_state` returned.
+
+    CUDA states are restored for the devices present (a resume on fewer GPUs restores the first ones).
+    """
+    import numpy as np
+
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
+    npst = state["numpy"]
+    np.random.set_state(
+        {
+            "bit_generator": npst["bit_generator"],
+            "state": {"key": np.asarray(npst["key"], dtype=np.uint32), "pos": npst["pos"]},
+            "has_gauss": npst["has_gauss"],
+            "gauss": npst["gauss"],
+        }
+    )
+    if "torch" not in state:
+        return
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    cuda_states = state.get("torch_cuda")
+    if cuda_states and torch.cuda.is_available():
+        for device, cuda_state in enumerate(cuda_states[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, device)

@@ -1,0 +1,285 @@
+"""The training configuration: every knob, its default and why, in one typed place.
+
+A recipe is a YAML file (``sparring/recipes/<name>.yaml`` or any path) that
+sets some of these fields; ``key=value`` overrides on the command line set
+more (``learner.lr=3e-4``, ``games.0.name=kuhn_poker``). Unknown keys and bad
+values are all reported at once, in one message. Defaults follow SPIRAL where
+they apply (temperature 1.0, RAE with EMA 0.95, invalid move -1.5/+0.5, PPO
+clip 0.2, a 50-move cap); learning rates are sized for small models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sparring.errors import UserError
+from sparring.prompts import DEFAULT_SYSTEM
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSection(Section):
+    path: str = "bundled"
+    """A Hugging Face causal-LM directory, or ``bundled`` for the tiny model shipped with sparring."""
+    device: str = "cpu"
+    """``cpu`` or ``cuda`` (``cuda:1``...)."""
+    precision: Literal["auto", "float32", "bfloat16"] = "auto"
+    """Forward-pass autocast; ``auto`` uses bf16 on GPUs and on CPUs with native bf16, else fp32."""
+
+
+class PromptSection(Section):
+    answer_format: Literal["boxed", "brackets", "answer_tag"] = "boxed"
+    """Where the model writes its move: ``\\boxed{}`` (SPIRAL), ``[move]`` or ``<answer>move</answer>``."""
+    system: str = DEFAULT_SYSTEM
+    """System message template with ``{rules}`` and ``{instruction}``; empty for none."""
+
+
+class SamplingSection(Section):
+    temperature: float = Field(1.0, gt=0)
+    """Sampling temperature for self-play (SPIRAL: 1.0, the model's own distribution)."""
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int = Field(32, ge=1)
+    """Longest answer per turn; longer output ends the turn as cut off (usually an invalid move)."""
+
+
+class GameSection(Section):
+    name: str
+    """Game spec, e.g. ``tic_tac_toe`` or ``kuhn_poker:hands=5``."""
+    weight: float = Field(1.0, gt=0)
+    """Share of each step's games (multi-game training mixes games in one batch)."""
+    eval_opponents: list[str] = Field(default_factory=list)
+    """Fixed players to evaluate against, in both seats; empty: a sensible default per game."""
+
+    @field_validator("name")
+    @classmethod
+    def _known_game(cls, value: str) -> str:
+        from sparring.games import make_game
+
+        try:
+            make_game(value)
+        except UserError as err:
+            raise ValueError(str(err)) from None
+        return value
+
+
+class RolloutSection(Section):
+    games_per_step: int = Field(64, ge=1)
+    """Games played in lockstep per training step (one batched generate call per tick)."""
+    max_turns: int = Field(50, ge=1)
+    """Moves after which a game is called a draw (SPIRAL: 50)."""
+    invalid_penalty: float = -1.5
+    """Return of a seat whose move is unparsable or illegal; the game ends (SPIRAL: -1.5)."""
+    invalid_opponent_reward: float = 0.5
+    """Return of the other seats when a game ends on an invalid move (SPIRAL: +0.5)."""
+    gamma: float = Field(1.0, gt=0, le=1)
+    """Per-turn discount of the game return over a seat's own turns (SPIRAL: 1, every turn gets the return)."""
+
+
+class OpponentSection(Section):
+    kind: Literal["self", "fixed", "pool"] = "self"
+    """``self``: the learning policy in every seat; ``fixed``: vs one player spec; ``pool``: vs past checkpoints."""
+    fixed: str | None = None
+    """Player spec for ``kind: fixed`` (``minimax``, ``cfr:iters=100``, ``model:runs/x/checkpoints/step-40``)."""
+    pool_size: int = Field(8, ge=1)
+    """Past checkpoints kept as opponents (``kind: pool``)."""
+    snapshot_every: int = Field(10, ge=1)
+    """Steps between snapshots of the policy into the pool."""
+    sampling: Literal["uniform", "pfsp"] = "uniform"
+    """How pool opponents are drawn: uniformly, or prioritized fictitious self-play (weight (1-p)^2 on hard ones)."""
+    self_play_share: float = Field(0.5, ge=0, le=1)
+    """With a pool: share of games still played in pure self-play."""
+
+
+class AdvantageSection(Section):
+    estimator: Literal["rae", "grpo", "reinforce", "mars"] = "rae"
+    """``rae``: per (game, role) EMA baseline (SPIRAL); ``grpo``: batch group mean; ``reinforce``: none; ``mars``."""
+    ema_rate: float = Field(0.95, ge=0, lt=1)
+    """RAE baseline decay (SPIRAL: 0.95)."""
+    drop_zero: bool = True
+    """Drop turns whose advantage is exactly zero (SPIRAL's filter_zero_adv)."""
+    grpo_normalize_std: bool = False
+    mars_format_bonus: float = 0.05
+    """MARS: reward for every valid move (its format_penalty)."""
+
+
+class LearnerSection(Section):
+    lr: float = Field(3e-4, gt=0)
+    """AdamW learning rate (SPIRAL uses 1e-6 for a 4B model; tiny models need far more)."""
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = Field(0.0, ge=0)
+    epochs: int = Field(1, ge=1)
+    """Passes over each step's samples, one optimizer step per pass (SPIRAL: 2)."""
+    micro_batch_size: int = Field(64, ge=1)
+    """Samples per forward/backward; gradients are accumulated to the full batch."""
+    clip_ratio: float = Field(0.2, gt=0)
+    """PPO clip on the ratio to the generation log-probs."""
+    loss_normalizer: Literal["constant", "tokens", "sequences"] = "constant"
+    """``constant``: token-sum / max_new_tokens (Dr.GRPO, SPIRAL); ``tokens``: batch token mean;
+    ``sequences``: per-sequence mean."""
+    kl_coef: float = Field(0.0, ge=0)
+    """KL penalty (k3 estimator) to the reference model; 0 needs no reference (SPIRAL)."""
+    entropy_coef: float = Field(0.0, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    warmup_steps: int = Field(0, ge=0)
+
+
+class ReferenceSection(Section):
+    update_every: int = Field(0, ge=0)
+    """0: the reference is the initial model (plain KL). N > 0: the reference is a *magnet* moved to the
+    current policy every N steps -- magnetic mirror descent, which converges in the last iterate where
+    plain self-play cycles (shared/reference/self-play-algorithms.md, section E)."""
+
+
+class EvalSection(Section):
+    every: int = Field(10, ge=0)
+    """Steps between evaluations (0: only at the start and the end)."""
+    games: int = Field(40, ge=2)
+    """Games per (game, opponent); seats alternate."""
+    temperature: float = Field(1.0, ge=0)
+    """Sampling temperature for evaluation games (0: greedy)."""
+    exploitability: bool = True
+    """Exact exploitability for games that define it (Kuhn, Leduc, liar's dice)."""
+
+
+class CheckpointSection(Section):
+    every: int = Field(20, ge=1)
+    keep_last: int | None = Field(3, ge=1)
+    """Checkpoints kept on disk (pool snapshots are always kept); null keeps all."""
+
+
+class LoggingSection(Section):
+    tensorboard: bool = True
+    wandb: bool = False
+    mlflow: bool = False
+    project: str = "sparring"
+    replay_games: int = Field(4, ge=0)
+    """Games per step saved as replays (every ``replay_every`` steps)."""
+    replay_every: int = Field(10, ge=1)
+
+
+class TrainConfig(Section):
+    name: str = "run"
+    seed: int = 0
+    max_steps: int = Field(100, ge=1)
+    max_minutes: float | None = Field(None, gt=0)
+    """Optional wall-clock budget; training stops (and checkpoints) at the first step past it."""
+    model: ModelSection = Field(default_factory=ModelSection)
+    prompt: PromptSection = Field(default_factory=PromptSection)
+    sampling: SamplingSection = Field(default_factory=SamplingSection)
+    games: list[GameSection] = Field(default_factory=lambda: [GameSection(name="tic_tac_toe")], min_length=1)
+    rollout: RolloutSection = Field(default_factory=RolloutSection)
+    opponent: OpponentSection = Field(default_factory=OpponentSection)
+    advantage: AdvantageSection = Field(default_factory=AdvantageSection)
+    learner: LearnerSection = Field(default_factory=LearnerSection)
+    reference: ReferenceSection = Field(default_factory=ReferenceSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
+    checkpoint: CheckpointSection = Field(default_factory=CheckpointSection)
+    logging: LoggingSection = Field(default_factory=LoggingSection)
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def recipe_path(recipe: str) -> Path:
+    """A recipe name (``spiral-tictactoe``) or a path to a YAML file."""
+    path = Path(recipe)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.exists():
+            raise UserError(f"recipe file not found: {recipe}")
+        return path
+    named = RECIPES_DIR / f"{recipe}.yaml"
+    if not named.exists():
+        raise UserError(f"unknown recipe {recipe!r}; recipes: {', '.join(recipe_names())} (or a path to a .yaml file)")
+    return named
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise UserError(f"{path} is not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} must hold a mapping of config keys, not {type(data).__name__}")
+    return data
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Set ``a.b.c=value`` in nested ``data`` (list items by index); the value is read as YAML."""
+    key, eq, raw = override.partition("=")
+    if not eq or not key.strip():
+        raise UserError(f"bad override {override!r}: write key=value, e.g. learner.lr=3e-4")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    parts = key.strip().split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise UserError(f"bad override {override!r}: {'.'.join(parts[: i + 1])} is not an item of a list of {len(node)}")
+            node = node[int(part)]
+        else:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict | list):
+                raise UserError(f"bad override {override!r}: {'.'.join(parts[: i + 1])} is a value, not a section")
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) > len(node):
+            raise UserError(f"bad override {override!r}: list index {last} out of range")
+        if int(last) == len(node):
+            node.append(value)
+        else:
+            node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def validate(data: dict[str, Any], source: str = "config") -> TrainConfig:
+    """A TrainConfig, or one UserError listing every problem (``games.0.name: unknown game ...``)."""
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append(f"{where}: {msg}")
+        raise UserError(
+            f"bad {source} ({len(problems)} problem{'s' if len(problems) > 1 else ''}): " + "; ".join(problems)
+        ) from None
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid on ``base``: sections merge key by key, lists and values replace."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_config(recipe: str | None, overrides: list[str] = ()) -> TrainConfig:
+    """Defaults, then the recipe (name or YAML path), then ``key=value`` overrides."""
+    data = TrainConfig().model_dump(mode="json")
+    if recipe:
+        data = merge(data, read_yaml(recipe_path(recipe)))
+    for override in overrides:
+        apply_override(data, override)
+    return validate(data, f"config from {recipe}" if recipe else "config")
+
+
+def dump_config(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, width=120)

@@ -1,0 +1,90 @@
+"""Evaluate a policy on its games: fixed opponents in both seats, and exact exploitability.
+
+Used inside training (every ``eval.every`` steps, logged as metrics) and by
+``sparring eval``. The games are dealt from a fixed seed, so successive
+evaluations of a run play the same deals and differ only by the policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sparring.errors import UserError
+from sparring.evaluate.arena import summarize
+from sparring.evaluate.exploitability import exploitability, require_exact_game
+from sparring.games import Game, game_entry
+from sparring.players import Player, make_player
+from sparring.rollout import GameRecord, play_games
+from sparring.specs import parse_spec
+
+DEFAULT_OPPONENTS: dict[str, list[str]] = {
+    "tic_tac_toe": ["random", "minimax"],
+    "kuhn_poker": ["random", "cfr:iters=200"],
+    "leduc_poker": ["random", "cfr:iters=200"],
+    "connect_four": ["random", "mcts:sims=50"],
+    "breakthrough": ["random", "mcts:sims=50"],
+}
+EVAL_SEED = 10_000_019
+
+
+def default_opponents(game_spec: str) -> list[str]:
+    return DEFAULT_OPPONENTS.get(parse_spec(game_spec).name, ["random"])
+
+
+@dataclass
+class GameEval:
+    game: str
+    vs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Opponent spec -> the policy's arena stats (win/draw/loss/invalid with intervals, by seat)."""
+    exploitability: float | None = None
+    nash_conv: float | None = None
+    mean_response_tokens: float | None = None
+    records: dict[str, list[GameRecord]] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, float]:
+        """Flat ``eval/<game>/<opponent>/<stat>`` metrics for logging."""
+        out: dict[str, float] = {}
+        for opp, stats in self.vs.items():
+            for key in ("win", "draw", "loss", "invalid"):
+                out[f"eval/{self.game}/{opp}/{key}"] = stats[key]
+            out[f"eval/{self.game}/{opp}/non_loss"] = 1.0 - stats["loss"]
+        if self.exploitability is not None:
+            out[f"eval/{self.game}/exploitability"] = self.exploitability
+        if self.mean_response_tokens is not None:
+            out[f"eval/{self.game}/response_tokens"] = self.mean_response_tokens
+        return out
+
+
+def evaluate_game(
+    game: Game,
+    game_spec: str,
+    policy: Player,
+    opponents: list[str],
+    num_games: int,
+    with_exploitability: bool = True,
+    seed: int = EVAL_SEED,
+    progress: bool = False,
+) -> GameEval:
+    """The policy against each opponent (seats alternate) and, where defined, its exploitability."""
+    result = GameEval(game_spec)
+    tokens, turns = 0, 0
+    for k, spec in enumerate(opponents):
+        opponent = make_player(spec, game, seed=seed + k)
+        records = play_games(game, [policy, opponent], num_games, seed=seed, progress=progress)
+        result.vs[spec] = summarize(records, [policy.name, spec])[policy.name]
+        result.records[spec] = records
+        for r in records:
+            for t in r.turns:
+                if r.seating[t.seat] == 0 and "response_ids" in t.info:
+                    tokens += len(t.info["response_ids"])
+                    turns += 1
+    result.mean_response_tokens = tokens / turns if turns else None
+    if with_exploitability and game_entry(parse_spec(game_spec).name).exploitability and hasattr(policy, "action_probabilities"):
+        try:
+            require_exact_game(game)
+        except UserError:  # e.g. kuhn_poker:hands=5 -- no exact value for a series
+            return result
+        exact = exploitability(game, policy)
+        result.exploitability, result.nash_conv = exact.exploitability, exact.nash_conv
+    return result

@@ -1,0 +1,154 @@
+"""Who the learning policy plays each step: itself, a fixed opponent, or its own past.
+
+``League.tables(step)`` deals the step's games: the configured games mixed by
+weight, each table's seeds derived from (run seed, step, index) so a resumed
+run deals exactly the same games. In self-play the one policy object takes
+every seat (one batched generate call serves them all); against a fixed
+player or a past checkpoint the learner's seat alternates between games, so
+both roles are trained.
+
+The pool keeps snapshots of the policy (model directories under
+``run/pool/step-K``). Opponents are drawn uniformly, or by prioritized
+fictitious self-play: weight (1 - p)^2 where p is the learner's recent score
+against that snapshot, so hard opponents are played more.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sparring.config import OpponentSection
+from sparring.games import Game
+from sparring.players import Player, make_player
+from sparring.rollout import GameRecord, Table
+
+
+@dataclass
+class PoolEntry:
+    step: int
+    path: str
+    score: float = 0.5
+    """EMA of the learner's score against this snapshot (win 1, draw 0.5, loss 0)."""
+    games: int = 0
+
+
+@dataclass
+class StepPlan:
+    tables: list[Table]
+    learner_seats: list[list[int]]
+    """Per table, the seats the learning policy plays."""
+    opponents: list[str | None] = field(default_factory=list)
+    """Per table, the pool entry path faced (None for self-play or a fixed player)."""
+
+
+def split_by_weight(total: int, weights: list[float]) -> list[int]:
+    """``total`` games split in proportion to ``weights`` (largest remainders), every game at least one."""
+    raw = [total * w / sum(weights) for w in weights]
+    counts = [max(1, int(r)) for r in raw]
+    order = sorted(range(len(raw)), key=lambda i: raw[i] - int(raw[i]), reverse=True)
+    k = 0
+    while sum(counts) < total:
+        counts[order[k % len(order)]] += 1
+        k += 1
+    return counts
+
+
+class League:
+    def __init__(
+        self,
+        config: OpponentSection,
+        games: list[tuple[str, Game, float]],
+        policy: Player,
+        seed: int,
+        pool_dir: Path | None = None,
+        load_opponent: Any = None,
+    ):
+        self.config = config
+        self.games = games
+        self.policy = policy
+        self.seed = seed
+        self.pool_dir = pool_dir
+        self.pool: list[PoolEntry] = []
+        self._load_opponent = load_opponent
+        self._loaded: dict[str, Player] = {}
+
+    def rng(self, step: int, salt: str = "") -> random.Random:
+        return random.Random(f"{self.seed}/{step}/{salt}")
+
+    def plan(self, step: int, games_per_step: int) -> StepPlan:
+        rng = self.rng(step)
+        counts = split_by_weight(games_per_step, [w for _, _, w in self.games])
+        plan = StepPlan([], [], [])
+        for (_, game, _), count in zip(self.games, counts, strict=True):
+            fixed = None
+            if self.config.kind == "fixed":
+                fixed = make_player(self.config.fixed, game, seed=rng.randrange(1 << 30))
+            for i in range(count):
+                table_seed = rng.randrange(1 << 31)
+                n = game.num_players
+                opponent, entry = self._opponent(rng, fixed)
+                if opponent is None:
+                    plan.tables.append(Table(game, table_seed, [self.policy] * n))
+                    plan.learner_seats.append(list(range(n)))
+                else:
+                    seat = i % n
+                    players = [opponent] * n
+                    players[seat] = self.policy
+                    plan.tables.append(Table(game, table_seed, players, [0 if s == seat else 1 for s in range(n)]))
+                    plan.learner_seats.append([seat])
+                plan.opponents.append(entry.path if entry else None)
+        return plan
+
+    def _opponent(self, rng: random.Random, fixed: Player | None) -> tuple[Player | None, PoolEntry | None]:
+        if self.config.kind == "fixed":
+            return fixed, None
+        if self.config.kind == "self" or not self.pool or rng.random() < self.config.self_play_share:
+            return None, None
+        if self.config.sampling == "pfsp":
+            weights = [(1.0 - e.score) ** 2 + 1e-3 for e in self.pool]
+            entry = rng.choices(self.pool, weights=weights)[0]
+        else:
+            entry = rng.choice(self.pool)
+        if entry.path not in self._loaded:
+            self._loaded[entry.path] = self._load_opponent(entry.path)
+        return self._loaded[entry.path], entry
+
+    def record(self, plan: StepPlan, records: list[GameRecord], rate: float = 0.9) -> None:
+        """Update each pool entry's score from this step's games against it."""
+        by_path = {e.path: e for e in self.pool}
+        for path, seats, record in zip(plan.opponents, plan.learner_seats, records, strict=True):
+            if path is None or path not in by_path:
+                continue
+            mine, theirs = record.returns[seats[0]], max(r for s, r in enumerate(record.returns) if s != seats[0])
+            score = 1.0 if mine > theirs else 0.0 if mine < theirs else 0.5
+            entry = by_path[path]
+            entry.score = rate * entry.score + (1 - rate) * score
+            entry.games += 1
+
+    def add_snapshot(self, step: int, save: Any) -> PoolEntry:
+        """Save the policy as a pool entry (``save(path)`` writes a model directory); drop the oldest past ``pool_size``."""
+        assert self.pool_dir is not None
+        path = self.pool_dir / f"step-{step}"
+        tmp = self.pool_dir / f".tmp-step-{step}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        save(tmp)
+        shutil.rmtree(path, ignore_errors=True)
+        tmp.rename(path)
+        entry = PoolEntry(step, str(path))
+        self.pool.append(entry)
+        while len(self.pool) > self.config.pool_size:
+            old = self.pool.pop(0)
+            self._loaded.pop(old.path, None)
+            shutil.rmtree(old.path, ignore_errors=True)
+        return entry
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"pool": [vars(e).copy() for e in self.pool]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.pool = [PoolEntry(**e) for e in state.get("pool", [])]
+        self._loaded.clear()

@@ -1,0 +1,192 @@
+"""The learner: a token-level policy-gradient update on turn samples.
+
+For each response token t of a sample with advantage A:
+
+    ratio_t = exp(log pi(t) - log pi_gen(t))          (pi_gen: the log-prob recorded at generation)
+    pg_t    = -min(ratio_t * A, clip(ratio_t, 1 - eps, 1 + eps) * A)     (PPO clip, eps = 0.2)
+    kl_t    = exp(r_t) - r_t - 1, r_t = log pi_ref(t) - log pi(t)      (k3 estimator, optional)
+    loss_t  = pg_t + kl_coef * kl_t - entropy_coef * H_t
+
+A sample's loss is the sum over its tokens divided by a constant (the answer
+length budget: Dr.GRPO, as SPIRAL) -- or the per-sequence or whole-batch
+token mean -- and the batch loss is the mean over samples. Micro-batches are
+scaled so that accumulating them gives exactly the full-batch gradient (a
+test checks it). Samples are grouped by game into micro-batches so each
+game's shared rules prefix runs once (``sparring.prefix``). A step whose loss
+or gradient is not finite is skipped, logged, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import defaultdict
+from typing import Any
+
+import torch
+
+from sparring.config import LearnerSection
+from sparring.device import autocast
+from sparring.prefix import token_logprobs
+from sparring.samples import TurnSample
+
+
+class Learner:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        pad_id: int,
+        config: LearnerSection,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        device: str | torch.device = "cpu",
+        precision: torch.dtype | None = None,
+        reference: torch.nn.Module | None = None,
+    ):
+        self.model = model
+        self.pad_id = pad_id
+        self.config = config
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.device = torch.device(device)
+        self.precision = precision
+        self.reference = reference
+        if reference is None and config.kl_coef > 0:
+            self.reference = frozen_copy(model)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+        warmup = config.warmup_steps
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
+        )
+
+    # -- batching -------------------------------------------------------------
+    def micro_batches(self, samples: list[TurnSample]) -> list[list[TurnSample]]:
+        """Samples grouped by game (shared prefix), in order, at most ``micro_batch_size`` each."""
+        by_game: dict[str, list[TurnSample]] = defaultdict(list)
+        for s in samples:
+            by_game[s.game].append(s)
+        size = self.config.micro_batch_size
+        return [group[i : i + size] for group in by_game.values() for i in range(0, len(group), size)]
+
+    # -- loss -------------------------------------------------------------------
+    def micro_batch_loss(
+        self, batch: list[TurnSample], num_samples: int, num_tokens: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """This micro-batch's share of the full-batch loss, and sums for the step's statistics."""
+        cfg = self.config
+        prompts = [s.prompt_ids for s in batch]
+        responses = [s.response_ids for s in batch]
+        with autocast(self.device, self.precision):
+            new, entropies = token_logprobs(
+                self.model, prompts, responses, self.pad_id, self.device, self.temperature, with_entropy=cfg.entropy_coef > 0
+            )
+            ref = None
+            if self.reference is not None and cfg.kl_coef > 0:
+                with torch.no_grad():
+                    ref, _ = token_logprobs(self.reference, prompts, responses, self.pad_id, self.device, self.temperature)
+        total = torch.zeros((), device=self.device)
+        stats = defaultdict(float)
+        for k, s in enumerate(batch):
+            logp = new[k]
+            old = torch.tensor(s.response_logprobs, dtype=logp.dtype, device=logp.device)
+            ratio = torch.exp(logp - old)
+            adv = s.advantage
+            per_token = -torch.minimum(ratio * adv, ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio) * adv)
+            stats["pg"] += per_token.sum().item()
+            stats["clipped"] += ((ratio - 1).abs() > cfg.clip_ratio).sum().item()
+            stats["ratio"] += ratio.sum().item()
+            if ref is not None:
+                r = (ref[k] - logp).clamp(-10, 10)
+                kl = torch.exp(r) - r - 1
+                per_token = per_token + cfg.kl_coef * kl
+                stats["kl"] += kl.sum().item()
+            if entropies is not None:
+                per_token = per_token - cfg.entropy_coef * entropies[k]
+                stats["entropy"] += entropies[k].sum().item()
+            total = total + self.aggregate(per_token, num_samples, num_tokens)
+        return total, stats
+
+    def aggregate(self, per_token: torch.Tensor, num_samples: int, num_tokens: int) -> torch.Tensor:
+        """One sample's contribution to the batch loss, by ``loss_normalizer``."""
+        norm = self.config.loss_normalizer
+        if norm == "constant":
+            return per_token.sum() / self.max_new_tokens / num_samples
+        if norm == "sequences":
+            return per_token.mean() / num_samples
+        return per_token.sum() / num_tokens
+
+    # -- update -----------------------------------------------------------------
+    def step(self, samples: list[TurnSample]) -> dict[str, float]:
+        """``epochs`` optimizer steps over ``samples``; returns the step's statistics."""
+        if not samples:
+            return {"learner/samples": 0.0, "learner/skipped": 0.0}
+        num_tokens = sum(len(s.response_ids) for s in samples)
+        metrics: dict[str, float] = {}
+        skipped = 0
+        self.model.train()
+        for _ in range(self.config.epochs):
+            self.optimizer.zero_grad(set_to_none=True)
+            sums: dict[str, float] = defaultdict(float)
+            loss_value, finite = 0.0, True
+            for batch in self.micro_batches(samples):
+                loss, stats = self.micro_batch_loss(batch, len(samples), num_tokens)
+                if not torch.isfinite(loss):
+                    finite = False
+                    break
+                loss.backward()
+                loss_value += loss.item()
+                for key, value in stats.items():
+                    sums[key] += value
+            params = [p for p in self.model.parameters() if p.requires_grad]
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)) if finite else math.nan
+            if not finite or not math.isfinite(grad_norm):
+                self.optimizer.zero_grad(set_to_none=True)
+                skipped += 1
+                continue
+            self.optimizer.step()
+            self.scheduler.step()
+            metrics = {
+                "learner/loss": loss_value,
+                "learner/pg_loss": sums["pg"] / num_tokens,
+                "learner/kl": sums["kl"] / num_tokens,
+                "learner/entropy": sums["entropy"] / num_tokens,
+                "learner/clip_frac": sums["clipped"] / num_tokens,
+                "learner/ratio": sums["ratio"] / num_tokens,
+                "learner/grad_norm": grad_norm,
+            }
+        metrics.update(
+            {
+                "learner/samples": float(len(samples)),
+                "learner/tokens": float(num_tokens),
+                "learner/skipped": float(skipped),
+                "learner/lr": self.optimizer.param_groups[0]["lr"],
+            }
+        )
+        return metrics
+
+    # -- reference / magnet -----------------------------------------------------
+    def move_reference_to_policy(self) -> None:
+        """Magnetic mirror descent: the magnet jumps to the current policy."""
+        if self.reference is not None:
+            self.reference.load_state_dict(self.model.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+        if self.reference is not None:
+            state["reference"] = self.reference.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.reference is not None and "reference" in state:
+            self.reference.load_state_dict(state["reference"])
+
+
+def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
+    ref = copy.deepcopy(model)
+    ref.eval()
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    return ref

@@ -1,0 +1,133 @@
+"""``model:PATH`` / ``model:bundled``: a language model as a player, batched across games.
+
+Each decision renders the seat's observation into a chat prompt, samples
+from the engine, and parses the answer. Whatever the model says -- nothing,
+endless text, no answer -- the game goes on: the turn becomes an invalid move
+with its reason recorded, never an exception. The token ids and log-probs of
+each turn ride along in ``Move.info`` so training uses exactly what was sampled.
+
+The policy view (for exact exploitability) scores, at a state, each legal
+move's clean answer (``\\boxed{bet}`` + end of turn) under the model and
+normalises: p(move) is proportional to p(answer | prompt). For a model that
+reasons before answering this is an approximation (the reasoning is skipped);
+for models that answer directly, like the bundled one, it is its policy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sparring.engines.base import Engine, SamplingParams
+from sparring.games.base import Game, State
+from sparring.players.base import Move
+from sparring.prompts import PromptConfig, encode_chat, format_answer, parse_answer, render_messages, resolve_move
+
+
+class LMPlayer:
+    def __init__(
+        self,
+        engine: Engine,
+        game: Game | None = None,
+        prompt: PromptConfig | None = None,
+        sampling: SamplingParams | None = None,
+        name: str = "model",
+    ):
+        self.engine = engine
+        self.game = game
+        self.prompt = prompt or PromptConfig()
+        self.sampling = sampling or SamplingParams()
+        self.name = name
+
+    # -- prompts ------------------------------------------------------------
+    def prompt_ids(self, game: Game, state: State, seat: int) -> list[int]:
+        return encode_chat(self.engine.tokenizer, render_messages(game, state, seat, self.prompt))
+
+    def answer_ids(self, move: str) -> list[int]:
+        """Token ids of the clean answer for ``move``, end of turn included."""
+        tok = self.engine.tokenizer
+        return tok.encode(format_answer(move, self.prompt.answer_format), add_special_tokens=False) + [tok.eos_token_id]
+
+    # -- acting -------------------------------------------------------------
+    def act(self, state: State, seat: int) -> Move:
+        return self.act_batch([state], [seat])[0]
+
+    def act_batch(self, states: list[State], seats: list[int]) -> list[Move]:
+        if self.game is None:
+            raise ValueError("LMPlayer needs a game to render prompts; pass game= or use act_batch_games")
+        return self.act_batch_games([self.game] * len(states), states, seats)
+
+    def act_batch_games(
+        self, games: list[Game], states: list[State], seats: list[int], sampling: SamplingParams | None = None
+    ) -> list[Move]:
+        """One batched generate call for every (game, state, seat)."""
+        prompts = [self.prompt_ids(g, s, seat) for g, s, seat in zip(games, states, seats, strict=True)]
+        generations = self.engine.generate(prompts, sampling or self.sampling)
+        moves = []
+        for state, prompt, gen in zip(states, prompts, generations, strict=True):
+            parsed = parse_answer(gen.text, self.prompt.answer_format, truncated=gen.finish_reason == "length")
+            info = {
+                "prompt_ids": prompt,
+                "response_ids": gen.token_ids,
+                "logprobs": gen.logprobs,
+                "finish_reason": gen.finish_reason,
+            }
+            if parsed.action is None:
+                moves.append(Move(None, parsed.reason, gen.text, info))
+            else:
+                moves.append(Move(resolve_move(parsed.action, state.legal_actions()), None, gen.text, info))
+        return moves
+
+    # -- policy view --------------------------------------------------------
+    def action_probabilities(self, state: State, seat: int) -> dict[str, float]:
+        return self.action_probabilities_batch([state], [seat])[0]
+
+    def action_probabilities_batch(self, states: list[State], seats: list[int]) -> list[dict[str, float]]:
+        if self.game is None:
+            raise ValueError("LMPlayer needs a game for its policy view")
+        pairs: list[tuple[int, str]] = []
+        prompts, conts = [], []
+        for k, (state, seat) in enumerate(zip(states, seats, strict=True)):
+            legal = state.legal_actions()
+            if legal is None:
+                raise ValueError("the policy view needs listed legal moves")
+            prompt = self.prompt_ids(self.game, state, seat)
+            for move in legal:
+                pairs.append((k, move))
+                prompts.append(prompt)
+                conts.append(self.answer_ids(move))
+        scores = self.engine.score(prompts, conts, temperature=self.sampling.temperature or 1.0)
+        logps: list[dict[str, float]] = [{} for _ in states]
+        for (k, move), lp in zip(pairs, scores, strict=True):
+            logps[k][move] = sum(lp)
+        return [softmax_dict(d) for d in logps]
+
+
+def softmax_dict(logps: dict[str, float]) -> dict[str, float]:
+    top = max(logps.values())
+    weights = {m: math.exp(v - top) for m, v in logps.items()}
+    total = sum(weights.values())
+    return {m: w / total for m, w in weights.items()}
+
+
+def make_model_player(
+    game: Game,
+    seed: int = 0,
+    path: str = "bundled",
+    device: str = "cpu",
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 64,
+    answer_format: str = "boxed",
+    **_: Any,
+) -> LMPlayer:
+    """Factory for the ``model:PATH[,temperature=..,max_new_tokens=..,device=..]`` spec."""
+    from sparring.engines import load_hf_engine
+    from sparring.errors import UserError
+
+    if answer_format not in ("boxed", "brackets", "answer_tag"):
+        raise UserError(f"answer_format must be boxed, brackets or answer_tag, not {answer_format!r}")
+    engine = load_hf_engine(path, device=device)
+    engine.rng.manual_seed(seed)
+    sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+    return LMPlayer(engine, game, PromptConfig(answer_format=answer_format), sampling, name=f"model:{path}")

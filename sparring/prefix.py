@@ -1,0 +1,105 @@
+"""Run a batch of sequences that share a prefix without computing the prefix once per sequence.
+
+Every prompt of one game starts with the same system message (the rules),
+often more than half of the prompt. Here the shared prefix goes through the
+model once, at batch size 1; its key/value cache is expanded (a view, no
+copy) to the whole batch; and only the differing suffixes are run. Logits
+and gradients are exactly those of running every full sequence (a test
+checks both), because attention to the prefix sees identical keys and values
+and the gradient of an expanded tensor sums over the batch. On this CPU this
+cuts the work of a tic-tac-toe learner step by about 2.5x.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import DynamicCache
+
+
+def common_prefix_len(seqs: list[list[int]]) -> int:
+    """Length of the longest common prefix, kept one short of the shortest sequence
+    (every sequence needs at least one token of its own)."""
+    if not seqs:
+        return 0
+    limit = min(len(s) for s in seqs) - 1
+    first = seqs[0]
+    n = 0
+    while n < limit and all(s[n] == first[n] for s in seqs):
+        n += 1
+    return max(n, 0)
+
+
+def expanded_prefix_cache(model: torch.nn.Module, prefix: list[int], batch: int, device: torch.device) -> DynamicCache:
+    """A cache holding ``prefix`` for ``batch`` rows, computed once (gradients flow if enabled)."""
+    out = model(input_ids=torch.tensor([prefix], device=device), use_cache=True)
+    single = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+    cache = DynamicCache(config=model.config)
+    for layer_idx, layer in enumerate(single.layers):
+        cache.update(layer.keys.expand(batch, -1, -1, -1), layer.values.expand(batch, -1, -1, -1), layer_idx)
+    return cache
+
+
+def suffix_logits(
+    model: torch.nn.Module,
+    seqs: list[list[int]],
+    pad_id: int,
+    device: torch.device,
+    min_prefix: int = 8,
+    max_prefix: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Logits for every position from the shared prefix's end on, sequences right-padded.
+
+    Returns ``(logits [B, W, V], mask [B, W], P)``: row i, column j holds the
+    logits after token ``P + j`` of sequence i (so they predict token ``P + j + 1``).
+    With a shared prefix shorter than ``min_prefix`` this is a plain forward (P = 0);
+    ``max_prefix`` caps P (callers that need logits from a given position on).
+    """
+    batch = len(seqs)
+    prefix_len = min(common_prefix_len(seqs), max_prefix if max_prefix is not None else 1 << 30)
+    if prefix_len < min_prefix:
+        prefix_len = 0
+    width = max(len(s) for s in seqs) - prefix_len
+    ids = torch.full((batch, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((batch, width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s) - prefix_len] = torch.tensor(s[prefix_len:], dtype=torch.long)
+        mask[i, : len(s) - prefix_len] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    if prefix_len == 0:
+        return model(input_ids=ids, attention_mask=mask).logits, mask, 0
+    cache = expanded_prefix_cache(model, seqs[0][:prefix_len], batch, device)
+    full_mask = torch.cat([torch.ones((batch, prefix_len), dtype=torch.long, device=device), mask], dim=1)
+    positions = (prefix_len + torch.arange(width, device=device)).expand(batch, -1)
+    logits = model(input_ids=ids, attention_mask=full_mask, position_ids=positions, cache=cache, use_cache=True).logits
+    return logits, mask, prefix_len
+
+
+def token_logprobs(
+    model: torch.nn.Module,
+    prompts: list[list[int]],
+    responses: list[list[int]],
+    pad_id: int,
+    device: torch.device,
+    temperature: float = 1.0,
+    with_entropy: bool = False,
+) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+    """log p(response token | everything before it) for each sequence, as one tensor per row.
+
+    The learner and the engine's ``score`` both use this, so training and
+    evaluation read a model's probabilities in exactly the same way.
+    """
+    seqs = [p + r for p, r in zip(prompts, responses, strict=True)]
+    # The prefix must end before the first prediction we need: the last prompt token of the shortest prompt.
+    logits, _, prefix_len = suffix_logits(model, seqs, pad_id, device, max_prefix=min(len(p) for p in prompts) - 1)
+    # Only the positions that predict response tokens: a [N, V] slice, not [B, W, V].
+    rows = torch.cat([torch.full((len(r),), i, dtype=torch.long) for i, r in enumerate(responses)]).to(logits.device)
+    cols = torch.cat([torch.arange(len(p) - 1, len(p) + len(r) - 1) for p, r in zip(prompts, responses, strict=True)])
+    cols = (cols - prefix_len).to(logits.device)
+    targets = torch.tensor([t for r in responses for t in r], dtype=torch.long, device=logits.device)
+    logprobs = torch.log_softmax(logits[rows, cols].float() / temperature, dim=-1)
+    picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    sizes = [len(r) for r in responses]
+    entropies = None
+    if with_entropy:
+        entropies = list((-(logprobs.exp() * logprobs).sum(-1)).split(sizes))
+    return list(picked.split(sizes)), entropies

@@ -1,0 +1,248 @@
+"""Make the bundled base model: a tiny Llama that knows the game format but plays at random.
+
+No model can be downloaded here, so sparring makes its own starting point:
+
+1. a corpus of synthetic turns from every bundled game -- the prompt exactly as
+   the language-model player renders it, answered with a uniformly random
+   legal move in the clean answer format, plus a few invalid answers (an
+   illegal move, or a move with no ``\\boxed{}``) so the format is not perfect;
+2. a byte-level BPE tokenizer trained on that corpus, with a ChatML chat template;
+3. a small ``LlamaForCausalLM`` trained on the answers (loss on the assistant
+   tokens only) for a fixed time budget.
+
+The result loads with plain ``AutoModelForCausalLM.from_pretrained``. It plays
+roughly like a random legal player, which is the point: self-play must then
+make it strong. ``sparring pretrain --out DIR`` reproduces it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sparring.device import autocast, autocast_dtype
+from sparring.games import make_game
+from sparring.players.random_player import moves_for
+from sparring.prefix import token_logprobs
+from sparring.prompts import PromptConfig, format_answer, render_messages
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+BUNDLED_DIR = Path(__file__).parent / "assets" / "models" / "sparring-tiny"
+
+
+def chatml(messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+    """The text ``CHAT_TEMPLATE`` renders (used before a tokenizer exists; tested equal)."""
+    text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+
+
+@dataclass
+class PretrainConfig:
+    """Every knob of ``sparring pretrain``, with the values the bundled model was made with."""
+
+    mix: dict[str, int] = field(
+        default_factory=lambda: {
+            "tic_tac_toe": 24000,
+            "kuhn_poker": 8000,
+            "simple_negotiation": 6000,
+            "leduc_poker": 4000,
+            "connect_four": 3000,
+            "liars_dice": 3000,
+            "breakthrough": 2000,
+        }
+    )
+    """Turns of random play per game in the corpus."""
+    invalid_rate: float = 0.05
+    """Share of corpus answers that are deliberately invalid (illegal move or no \\boxed{})."""
+    vocab_size: int = 1024
+    hidden_size: int = 256
+    layers: int = 4
+    heads: int = 4
+    intermediate_size: int = 688
+    max_positions: int = 1024
+    batch_size: int = 32
+    lr: float = 2e-3
+    warmup_steps: int = 100
+    minutes: float = 20.0
+    """Training time budget; the cosine schedule is laid over the steps that fit in it."""
+    epochs: int = 2
+    seed: int = 0
+
+
+def corpus(config: PretrainConfig, prompt: PromptConfig | None = None) -> list[tuple[list[dict[str, str]], str]]:
+    """(messages, answer) pairs from random play of every game in ``config.mix``."""
+    prompt = prompt or PromptConfig()
+    rng = random.Random(config.seed)
+    samples: list[tuple[list[dict[str, str]], str]] = []
+    for name, count in config.mix.items():
+        game = make_game(name)
+        seen_moves: set[str] = set()
+        made, game_seed = 0, 0
+        while made < count:
+            state = game.new_state(rng.randrange(1 << 30) + game_seed)
+            game_seed += 1
+            while not state.is_terminal() and made < count:
+                player = state.current_player
+                moves = moves_for(state)
+                seen_moves.update(moves)
+                move = rng.choice(moves)
+                answer = format_answer(move, prompt.answer_format)
+                if rng.random() < config.invalid_rate:
+                    answer = invalid_answer(rng, move, moves, seen_moves, prompt)
+                samples.append((render_messages(game, state, player, prompt), answer))
+                made += 1
+                state.apply(move)
+    rng.shuffle(samples)
+    return samples
+
+
+def invalid_answer(rng: random.Random, move: str, legal: list[str], seen: set[str], prompt: PromptConfig) -> str:
+    """Half the time a real move that is illegal here, else the right move without its \\boxed{}."""
+    illegal = sorted(seen - set(legal))
+    if illegal and rng.random() < 0.5:
+        return format_answer(rng.choice(illegal), prompt.answer_format)
+    return move
+
+
+def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
+    """Byte-level BPE with the ChatML special tokens and chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        bos_token=None,
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=1024,
+    )
+
+
+def make_model(tokenizer: Any, config: PretrainConfig) -> Any:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(config.seed)
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=config.hidden_size,
+            num_hidden_layers=config.layers,
+            num_attention_heads=config.heads,
+            num_key_value_heads=config.heads,
+            intermediate_size=config.intermediate_size,
+            max_position_embeddings=config.max_positions,
+            tie_word_embeddings=True,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=None,
+        )
+    )
+
+
+def encode_samples(tokenizer: Any, samples: list[tuple[list[dict[str, str]], str]]) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, answer ids + end-of-turn) -- answers tokenized alone, exactly as generation produces them."""
+    prompts = tokenizer([chatml(m) for m, _ in samples], add_special_tokens=False)["input_ids"]
+    answers = tokenizer([a for _, a in samples], add_special_tokens=False)["input_ids"]
+    return [(p, a + [tokenizer.eos_token_id]) for p, a in zip(prompts, answers, strict=True)]
+
+
+def batches(
+    encoded: list[tuple[list[int], list[int]]], groups: list[str], batch_size: int, rng: random.Random
+) -> list[list[int]]:
+    """Index batches from one game each (so the rules prefix is computed once per batch,
+    see ``sparring.prefix``) and of similar length, in random order."""
+    order = sorted(range(len(encoded)), key=lambda i: (groups[i], len(encoded[i][0]) + len(encoded[i][1]) + rng.random()))
+    chunks: list[list[int]] = []
+    for i in order:
+        if chunks and len(chunks[-1]) < batch_size and groups[chunks[-1][0]] == groups[i]:
+            chunks[-1].append(i)
+        else:
+            chunks.append([i])
+    rng.shuffle(chunks)
+    return chunks
+
+
+def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[str, Any]:
+    """Build the corpus, tokenizer and model; train for ``config.minutes``; save to ``out``."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    samples = corpus(config)
+    tokenizer = train_tokenizer([chatml(m) + a for m, a in samples], config.vocab_size)
+    encoded = encode_samples(tokenizer, samples)
+    model = make_model(tokenizer, config)
+    rng = random.Random(config.seed)
+    groups = [m[0]["content"] for m, _ in samples]
+    plan = [b for _ in range(config.epochs) for b in batches(encoded, groups, config.batch_size, rng)]
+    dtype = autocast_dtype("cpu")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01, betas=(0.9, 0.95))
+    budget = config.minutes * 60
+    train_start = time.perf_counter()
+    losses: list[float] = []
+    model.train()
+    columns = (TextColumn("pretrain"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("pretrain", total=budget, info="")
+        for step, idx in enumerate(plan):
+            elapsed = time.perf_counter() - train_start
+            if elapsed > budget:
+                break
+            frac = elapsed / budget
+            lr = config.lr * min(1.0, (step + 1) / config.warmup_steps) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with autocast("cpu", dtype):
+                rows, _ = token_logprobs(
+                    model, [encoded[i][0] for i in idx], [encoded[i][1] for i in idx], tokenizer.pad_token_id, torch.device("cpu")
+                )
+            loss = -torch.cat(rows).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            losses.append(loss.item())
+            if step % 20 == 0:
+                recent = sum(losses[-50:]) / len(losses[-50:])
+                bar.update(task, completed=min(elapsed, budget), info=f"step {step} loss {recent:.3f} lr {lr:.1e}")
+    info = {
+        "config": asdict(config),
+        "corpus_turns": len(samples),
+        "corpus_tokens": sum(len(p) + len(a) for p, a in encoded),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "steps": len(losses),
+        "final_loss": sum(losses[-100:]) / max(1, len(losses[-100:])),
+        "train_seconds": time.perf_counter() - train_start,
+        "total_seconds": time.perf_counter() - started,
+        "torch_threads": torch.get_num_threads(),
+        "autocast": str(dtype),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    (out / "pretrain.json").write_text(json.dumps(info, indent=2))
+    return info

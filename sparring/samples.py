@@ -1,0 +1,84 @@
+"""Turn samples: the one record that flows from rollout to advantages to the learner.
+
+    game records (rollout)  ->  turn_samples  ->  TurnSample[]  ->  advantages  ->  learner
+
+A sample is one decision of a learning seat (SPIRAL's turn view): the exact
+prompt ids the model read, the ids it generated and their log-probs at
+generation, and -- filled in here -- the reward that turn earns (the game's
+return to that seat, optionally discounted by how many of the seat's own
+turns were still to come). Advantage estimators then fill ``advantage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sparring.rollout import GameRecord
+
+
+@dataclass
+class TurnSample:
+    game: str
+    """Game name (baselines are kept per game and role)."""
+    role: int
+    """The seat's role in the game; for the two-seat games here, the seat number (0 moves first)."""
+    seat: int
+    turn: int
+    """Index of this decision among the seat's own decisions in the game (0, 1, ...)."""
+    prompt_ids: list[int]
+    response_ids: list[int]
+    response_logprobs: list[float]
+    reward: float = 0.0
+    advantage: float = 0.0
+    game_id: int = 0
+    """Index of the game in the step's batch (GRPO groups, MARS per-game sums)."""
+    last_turn: bool = False
+    """This is the seat's final decision in the game (MARS places the outcome here)."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Parsed action, invalid reason, finish reason, text -- for replays and metrics."""
+
+
+def turn_samples(
+    records: list[GameRecord],
+    learner_seats: Callable[[int, GameRecord], list[int]],
+    gamma: float = 1.0,
+) -> list[TurnSample]:
+    """Every decision made by a learning seat, with its reward.
+
+    ``learner_seats(i, record)`` names the seats of game i played by the
+    learning policy (all seats in self-play, one seat against a fixed
+    opponent). Turn k of a seat that made n decisions gets
+    ``R * gamma ** (n - 1 - k)`` where R is the seat's return for the game
+    (its forfeit score after an invalid move). Turns with no token ids (a
+    bot's turns) are never samples.
+    """
+    samples: list[TurnSample] = []
+    for game_id, record in enumerate(records):
+        for seat in learner_seats(game_id, record):
+            turns = [t for t in record.turns if t.seat == seat and "response_ids" in t.info]
+            n = len(turns)
+            for k, t in enumerate(turns):
+                samples.append(
+                    TurnSample(
+                        game=record.game,
+                        role=seat,
+                        seat=seat,
+                        turn=k,
+                        prompt_ids=t.info["prompt_ids"],
+                        response_ids=t.info["response_ids"],
+                        response_logprobs=t.info["logprobs"],
+                        reward=record.returns[seat] * gamma ** (n - 1 - k),
+                        game_id=game_id,
+                        last_turn=k == n - 1,
+                        info={
+                            "action": t.action,
+                            "invalid": t.invalid,
+                            "text": t.text,
+                            "finish_reason": t.info.get("finish_reason"),
+                            "truncated_game": record.truncated,
+                        },
+                    )
+                )
+    return samples

@@ -1,0 +1,338 @@
+"""Self-play training, top to bottom: the SPIRAL loop.
+
+One language model plays every seat of zero-sum games against itself (or
+against a fixed player, or its own past checkpoints), and the game outcomes
+alone make it better. One step:
+
+    1. deal    the league deals ``games_per_step`` games (mixed by weight), seeds from (seed, step)
+    2. play    every game runs in lockstep; each tick, one batched generate call for all waiting seats
+    3. score   each turn of a learning seat becomes a TurnSample; its reward is the seat's return
+               (an invalid move ends the game: offender -1.5, others +0.5; past max turns: a draw)
+    4. credit  the advantage estimator (RAE by default: return minus a per (game, role) EMA baseline)
+    5. learn   a PPO-clipped token-level policy-gradient step; the engine shares the weights
+    6. league  magnet / pool snapshots move; PFSP scores update
+    7. watch   metrics every step; evaluation, replays and checkpoints every few steps
+
+Everything that varies is in :class:`sparring.config.TrainConfig`; the
+pieces live in their own modules (rollout, samples, advantages, learner,
+league, evaluate, checkpoint) and are tested alone.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from sparring.advantages import RoleBaselines, drop_zero_advantage, estimate
+from sparring.checkpoint import RunDir, load_rng_state, prepare_resume, save_checkpoint, save_rng_state
+from sparring.config import TrainConfig, dump_config, validate
+from sparring.device import autocast_dtype
+from sparring.engines import resolve_model_path
+from sparring.engines.base import SamplingParams
+from sparring.engines.hf import HFEngine
+from sparring.errors import UserError
+from sparring.evaluate.suite import default_opponents, evaluate_game
+from sparring.games import make_game
+from sparring.league import League
+from sparring.learner import Learner, frozen_copy
+from sparring.players.lm import LMPlayer
+from sparring.prompts import PromptConfig
+from sparring.replays import replay_record, write_replays
+from sparring.rollout import GameRecord, play_tables
+from sparring.samples import TurnSample, turn_samples
+from sparring.tracking import Trackers
+
+
+@dataclass
+class Trainer:
+    """Everything a run holds between steps (built by :func:`build`, saved in checkpoints)."""
+
+    config: TrainConfig
+    run: RunDir
+    model: Any
+    tokenizer: Any
+    engine: HFEngine
+    policy: LMPlayer
+    learner: Learner
+    baselines: RoleBaselines
+    league: League
+    games: list[tuple[str, Any, float]]
+    step: int = 0
+    elapsed: float = 0.0
+    """Training seconds before this process (restored on resume)."""
+    last_eval: dict[str, float] = field(default_factory=dict)
+
+
+def step_seed(seed: int, step: int, salt: str) -> int:
+    return random.Random(f"{seed}/{step}/{salt}").randrange(1 << 62)
+
+
+# ----------------------------------------------------------------------------- set-up
+def load_model(config: TrainConfig) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model_path(config.model.path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(config.model.device)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def build(config: TrainConfig, run: RunDir) -> Trainer:
+    torch.manual_seed(config.seed)
+    model, tokenizer = load_model(config)
+    device = config.model.device
+    precision = autocast_dtype(device, config.model.precision)
+    engine = HFEngine(model, tokenizer, device=device, autocast=config.model.precision)
+    prompt = PromptConfig(answer_format=config.prompt.answer_format, system=config.prompt.system)
+    sampling = SamplingParams(
+        temperature=config.sampling.temperature, top_p=config.sampling.top_p, max_new_tokens=config.sampling.max_new_tokens
+    )
+    policy = LMPlayer(engine, None, prompt, sampling, name="policy")
+    games = [(g.name, make_game(g.name), g.weight) for g in config.games]
+    reference = frozen_copy(model) if config.learner.kl_coef > 0 else None
+    learner = Learner(
+        model,
+        engine.pad_id,
+        config.learner,
+        config.sampling.max_new_tokens,
+        config.sampling.temperature,
+        device,
+        precision,
+        reference,
+    )
+
+    def load_opponent(path: str) -> LMPlayer:
+        return LMPlayer(
+            HFEngine(path, tokenizer=tokenizer, device=device, autocast=config.model.precision),
+            None,
+            prompt,
+            sampling,
+            name=f"pool:{Path(path).name}",
+        )
+
+    league = League(config.opponent, games, policy, config.seed, run.path / "pool", load_opponent)
+    return Trainer(
+        config, run, model, tokenizer, engine, policy, learner, RoleBaselines(config.advantage.ema_rate), league, games
+    )
+
+
+# ----------------------------------------------------------------------------- one step
+def train_step(t: Trainer) -> tuple[dict[str, float], list[GameRecord], list[TurnSample]]:
+    cfg = t.config
+    started = time.perf_counter()
+    # 1. deal
+    plan = t.league.plan(t.step, cfg.rollout.games_per_step)
+    # 2. play (all seats of the policy answer in one batched call per tick)
+    t.engine.rng.manual_seed(step_seed(cfg.seed, t.step, "sample"))
+    tokens_before = t.engine.stats.generated_tokens
+    records = play_tables(
+        plan.tables, max_turns=cfg.rollout.max_turns, forfeit=(cfg.rollout.invalid_penalty, cfg.rollout.invalid_opponent_reward)
+    )
+    rollout_seconds = time.perf_counter() - started
+    # 3. score: every decision of a learning seat, with its return
+    samples = turn_samples(records, lambda i, _: plan.learner_seats[i], gamma=cfg.rollout.gamma)
+    # 4. credit
+    adv = cfg.advantage
+    options = {"grpo": {"normalize_std": adv.grpo_normalize_std}, "mars": {"format_bonus": adv.mars_format_bonus}}
+    estimate(adv.estimator, samples, t.baselines, **options.get(adv.estimator, {}))
+    trained = drop_zero_advantage(samples) if adv.drop_zero else samples
+    # 5. learn (the engine generates from the same module, so it already has the new weights)
+    learn_started = time.perf_counter()
+    metrics = t.learner.step(trained)
+    learn_seconds = time.perf_counter() - learn_started
+    # 6. league
+    t.league.record(plan, records)
+    t.step += 1
+    if cfg.reference.update_every and t.step % cfg.reference.update_every == 0:
+        t.learner.move_reference_to_policy()
+    if cfg.opponent.kind == "pool" and t.step % cfg.opponent.snapshot_every == 0:
+        t.league.add_snapshot(t.step, lambda d: (t.model.save_pretrained(d), t.tokenizer.save_pretrained(d)))
+    seconds = time.perf_counter() - started
+    metrics.update(rollout_metrics(records, plan.learner_seats, samples, trained))
+    metrics.update(
+        {
+            "time/step_seconds": seconds,
+            "time/rollout_seconds": rollout_seconds,
+            "time/learn_seconds": learn_seconds,
+            "speed/games_per_s": len(records) / rollout_seconds,
+            "speed/tokens_per_s": (t.engine.stats.generated_tokens - tokens_before) / rollout_seconds,
+        }
+    )
+    metrics.update({f"baseline/{k}": v for k, v in t.baselines.state_dict().items()})
+    return metrics, records, samples
+
+
+def rollout_metrics(
+    records: list[GameRecord], learner_seats: list[list[int]], samples: list[TurnSample], trained: list[TurnSample]
+) -> dict[str, float]:
+    """Per game: mean return per learning seat, invalid-move rate, truncation rate, game length."""
+    out: dict[str, float] = {}
+    by_game: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        by_game.setdefault(r.game, []).append(i)
+    for game, idx in by_game.items():
+        for seat in sorted({s for i in idx for s in learner_seats[i]}):
+            returns = [records[i].returns[seat] for i in idx if seat in learner_seats[i]]
+            out[f"train/{game}/return/seat{seat}"] = float(np.mean(returns))
+        turns = [s for s in samples if s.game == game]
+        out[f"train/{game}/invalid"] = sum(s.info["invalid"] is not None for s in turns) / max(1, len(turns))
+        out[f"train/{game}/truncated"] = sum(records[i].truncated for i in idx) / len(idx)
+        out[f"train/{game}/moves"] = float(np.mean([records[i].moves for i in idx]))
+        out[f"train/{game}/draws"] = sum(len(set(records[i].returns)) == 1 for i in idx) / len(idx)
+    out["train/turns"] = float(len(samples))
+    out["train/response_tokens"] = float(np.mean([len(s.response_ids) for s in samples])) if samples else 0.0
+    out["train/advantage_abs"] = float(np.mean([abs(s.advantage) for s in trained])) if trained else 0.0
+    out["train/dropped_zero_advantage"] = float(len(samples) - len(trained))
+    return out
+
+
+# ----------------------------------------------------------------------------- evaluation, replays, checkpoints
+def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> dict[str, float]:
+    """Arena vs fixed players (both seats) and exact exploitability, for every game of the run."""
+    cfg = t.config
+    t.engine.rng.manual_seed(step_seed(cfg.seed, t.step, "eval"))
+    sampling = SamplingParams(
+        temperature=cfg.eval.temperature, top_p=cfg.sampling.top_p, max_new_tokens=cfg.sampling.max_new_tokens
+    )
+    metrics: dict[str, float] = {}
+    for section, (spec, game, _) in zip(cfg.games, t.games, strict=True):
+        player = LMPlayer(t.engine, game, t.policy.prompt, sampling, name="policy")
+        opponents = section.eval_opponents or default_opponents(spec)
+        result = evaluate_game(game, spec, player, opponents, games or cfg.eval.games, cfg.eval.exploitability, progress=progress)
+        metrics.update(result.metrics())
+    t.last_eval = metrics
+    return metrics
+
+
+def save(t: Trainer) -> Path:
+    def write(directory: Path) -> None:
+        t.model.save_pretrained(directory / "model", safe_serialization=True)
+        t.tokenizer.save_pretrained(directory / "model")
+        torch.save(t.learner.state_dict(), directory / "learner.pt")
+        torch.save({"global": save_rng_state(), "engine": t.engine.rng.get_state()}, directory / "rng.pt")
+        state = {
+            "step": t.step,
+            "elapsed": t.elapsed,
+            "baselines": t.baselines.state_dict(),
+            "league": t.league.state_dict(),
+            "last_eval": t.last_eval,
+        }
+        (directory / "state.json").write_text(json.dumps(state, indent=2))
+
+    pool_steps = {e.step for e in t.league.pool}
+    return save_checkpoint(t.run, t.step, write, keep_last=t.config.checkpoint.keep_last, protect=pool_steps)
+
+
+def restore(t: Trainer, path: Path) -> None:
+    from safetensors.torch import load_file
+
+    weights = {k: v for f in sorted((path / "model").glob("*.safetensors")) for k, v in load_file(f).items()}
+    t.model.load_state_dict(weights, strict=False)
+    t.learner.load_state_dict(torch.load(path / "learner.pt", weights_only=False))
+    rng = torch.load(path / "rng.pt", weights_only=False)
+    load_rng_state(rng["global"])
+    t.engine.rng.set_state(rng["engine"])
+    state = json.loads((path / "state.json").read_text())
+    t.step, t.elapsed, t.last_eval = state["step"], state["elapsed"], state.get("last_eval", {})
+    t.baselines.load_state_dict(state["baselines"])
+    t.league.load_state_dict(state["league"])
+
+
+def save_replays(t: Trainer, records: list[GameRecord], samples: list[TurnSample]) -> None:
+    n = t.config.logging.replay_games
+    if n and (t.step % t.config.logging.replay_every == 0 or t.step == 1):
+        names = ["policy", "opponent"]
+        games = [replay_record(r, names, samples, t.tokenizer, t.step, "train", game_id=i) for i, r in enumerate(records[:n])]
+        write_replays(t.run.replays_dir / "train.jsonl", games)
+
+
+# ----------------------------------------------------------------------------- the run
+def summary_line(step: int, total: int, m: dict[str, float]) -> str:
+    """One line per step: speed, returns per role, invalid rate, loss, KL, latest eval."""
+    parts = [f"step {step:>4}/{total}"]
+    if "speed/games_per_s" in m:
+        parts += [f"{m['speed/games_per_s']:5.1f} games/s", f"{m['speed/tokens_per_s']:6.0f} tok/s"]
+    for key, value in sorted(m.items()):
+        if "/return/" in key:
+            game, seat = key.split("/")[1], key.rsplit("seat", 1)[1]
+            parts.append(f"{game}[{seat}] {value:+.2f}")
+        elif key.startswith("train/") and key.endswith("/invalid"):
+            parts.append(f"invalid {value:.0%}")
+    if "learner/loss" in m:
+        parts += [f"loss {m['learner/loss']:+.4f}", f"kl {m.get('learner/kl', 0):.4f}"]
+    for key, value in m.items():
+        if key.startswith("eval/") and (key.endswith("/non_loss") or key.endswith("exploitability")):
+            parts.append(f"{key[5:]} {value:.2f}")
+    return " | ".join(parts)
+
+
+def train(
+    config: TrainConfig, run_dir: Path, resume: bool = False, console: Console | None = None, max_steps: int | None = None
+) -> Trainer:
+    """Run (or resume) training in ``run_dir``; returns the trainer after the last step."""
+    console = console or Console(highlight=False)
+    run = RunDir(run_dir)
+    if resume:
+        ckpt_step, ckpt = prepare_resume(run, warn=lambda msg: console.print(f"[yellow]warning:[/yellow] {msg}"))
+    else:
+        if run.path.exists() and any(run.path.iterdir()):
+            raise UserError(f"run directory {run.path} is not empty; resume it with --resume or choose another --run-dir")
+        run.create(exist_ok=True)
+        run.config_path.write_text(dump_config(config))
+    if max_steps is not None:
+        config = config.model_copy(update={"max_steps": max_steps})
+    t = build(config, run)
+    if resume:
+        restore(t, ckpt)
+        console.print(f"resumed {run.path} from step {ckpt_step}")
+    trackers = Trackers(run, config.logging, config.name, config.model_dump(mode="json"))
+    started = time.perf_counter() - t.elapsed
+    last_saved = t.step if resume else -1
+    try:
+        if t.step == 0:
+            trackers.log({"step": 0, **evaluate(t)})
+            console.print(summary_line(0, config.max_steps, t.last_eval))
+        while t.step < config.max_steps:
+            metrics, records, samples = train_step(t)
+            t.elapsed = time.perf_counter() - started
+            out_of_time = config.max_minutes is not None and t.elapsed > config.max_minutes * 60
+            last = t.step >= config.max_steps or out_of_time
+            if (config.eval.every and t.step % config.eval.every == 0) or last:
+                metrics.update(evaluate(t))
+            save_replays(t, records, samples)
+            trackers.log({"step": t.step, "time/elapsed": t.elapsed, **metrics})
+            console.print(summary_line(t.step, config.max_steps, metrics))
+            if t.step % config.checkpoint.every == 0 or last:
+                save(t)
+                last_saved = t.step
+            if out_of_time:
+                console.print(f"time budget of {config.max_minutes} min reached at step {t.step}")
+                break
+    except KeyboardInterrupt:
+        if t.step > 0 and last_saved != t.step:
+            console.print("interrupted: saving a checkpoint of the last finished step (Ctrl-C again to abandon it)")
+            save(t)
+        trackers.close()
+        raise UserError(f"interrupted at step {t.step}; continue with: sparring train --resume {run.path}") from None
+    trackers.close()
+    return t
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    """The resolved config a run was started with."""
+    from sparring.config import read_yaml
+
+    path = RunDir(run_dir).config_path
+    if not path.exists():
+        raise UserError(f"{run_dir} is not a sparring run directory (no config.yaml)")
+    return validate(read_yaml(path), f"config of {run_dir}")
