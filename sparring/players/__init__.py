@@ -1,5 +1,6 @@
 """Players: who picks a move. One small file per kind plus one registration line here."""
 
+from sparring.players.api import APIPlayer, make_api_player
 from sparring.players.base import BatchPlayer, Move, Player, PolicyPlayer, act_many, as_move, policy_batch
 from sparring.players.human import HumanPlayer
 from sparring.players.minimax import MinimaxPlayer
@@ -47,8 +48,11 @@ register_player(PlayerEntry("cfr", "average policy of CFR+ (or variant=cfr) for 
 register_player(PlayerEntry("human", "you, at the terminal", _human))
 register_player(PlayerEntry("model", "a language model directory (or the bundled one), batched across games",
                             _model, "model:bundled[,temperature=1.0]"))
+register_player(PlayerEntry("api", "an OpenAI-compatible chat-completions endpoint (key from an env var)",
+                            make_api_player, "api:gpt-4o-mini,base_url=http://localhost:8000/v1"))
 
 __all__ = [
+    "APIPlayer",
     "BatchPlayer",
     "CFRPlayer",
     "HumanPlayer",
