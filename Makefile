@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint bench clean
+.PHONY: install demo test test-slow lint bench clean browser
 
 install: $(STAMP)
 
@@ -16,14 +16,19 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e ".[dev,textarena]"
+	$(PIP) install -e ".[dev,textarena,math]"
 	touch $(STAMP)
 
 demo: install
 	$(PY) -m sparring arena tic_tac_toe mcts:sims=200 random --games 40 --seed 0 --show 2
 
-test: install
-	$(PY) -m pytest -q
+test: install browser
+	SPARRING_REQUIRE_BROWSER=1 $(PY) -m pytest -q
+
+# The report tests drive a real headless chromium: Debian's package, never a
+# playwright download. Does nothing when it is there (CI runs as root on Debian).
+browser:
+	@[ -e /usr/bin/chromium ] || (apt-get update -qq && apt-get install -y -qq chromium)
 
 test-slow: install
 	$(PY) -m pytest -q -m slow

@@ -177,7 +177,7 @@ def play(
 @app.command()
 def pretrain(
     out: Annotated[str, typer.Option(help="Directory to write the model to.")] = "sparring/assets/models/sparring-tiny",
-    minutes: Annotated[float, typer.Option(help="Training time budget in minutes.")] = 20.0,
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 2000,
     scale: Annotated[float, typer.Option(help="Multiply the corpus size (turns per game) by this.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed for corpus, tokenizer and weights.")] = 0,
 ) -> None:
@@ -187,9 +187,9 @@ def pretrain(
     from sparring.pretrain import PretrainConfig
     from sparring.pretrain import pretrain as run_pretrain
 
-    if minutes <= 0 or scale <= 0:
-        raise UserError("--minutes and --scale must be positive")
-    config = PretrainConfig(minutes=minutes, seed=seed)
+    if steps <= 0 or scale <= 0:
+        raise UserError("--steps and --scale must be positive")
+    config = PretrainConfig(steps=steps, seed=seed)
     config.mix = {k: max(1, int(v * scale)) for k, v in config.mix.items()}
     info = run_pretrain(Path(out), config)
     console.print(
@@ -247,6 +247,123 @@ def next_run_dir(name: str) -> Path:
     return path
 
 
+def _warn(message: str) -> None:
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]warning:[/yellow] {message}")
+
+
+@app.command("eval")
+def eval_(
+    target: Annotated[
+        str, typer.Argument(help="A run directory (its newest intact checkpoint), RUN/checkpoints/step-K, or a model directory.")
+    ],
+    game: Annotated[
+        list[str] | None, typer.Option("--game", "-g", help="Game to evaluate on (repeatable); required for a model directory.")
+    ] = None,
+    num_games: Annotated[
+        int | None, typer.Option("--games", "-n", help="Games per opponent, seats alternating (default: the run's eval.games).")
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="Sampling temperature (default: the run's eval.temperature; 0 for --benchmark).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the model's sampling.")] = 0,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: the run's model.device).")] = None,
+    benchmark: Annotated[
+        Path | None, typer.Option(help="Score math problems from a JSONL (problem/question + answer) instead of games.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="With --benchmark: only the first N problems.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="With --benchmark: longest answer per problem.")] = 512,
+    out: Annotated[Path | None, typer.Option(help="With --benchmark: per-problem results file (default: RUN/eval/).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Evaluate a checkpoint: win/draw/loss vs fixed opponents in both seats and exploitability, or a math benchmark."""
+    from sparring.evaluate.checkpoints import evaluate_target, resolve_target, save_eval
+    from sparring.evaluate.tables import benchmark_table, eval_tables
+
+    if benchmark is not None:
+        from sparring.evaluate.benchmark import require_math_verify, run_benchmark
+
+        require_math_verify()
+        if game:
+            raise UserError("--benchmark scores math problems; it takes no --game")
+        resolved = resolve_target(target, _warn)
+        t = 0.0 if temperature is None else temperature
+        summary = run_benchmark(resolved, benchmark, limit, max_new_tokens, t, device, out, progress=not as_json)
+        if as_json:
+            print(json.dumps(summary, indent=2))
+            return
+        console.print(benchmark_table(summary))
+        console.print(f"per-problem results: {summary['results_file'] or 'not saved (pass --out FILE)'}")
+        return
+    if limit is not None or out is not None:
+        raise UserError("--limit and --out go with --benchmark")
+    resolved = resolve_target(target, _warn)
+    result = evaluate_target(resolved, game, num_games, temperature, seed, device, progress=not as_json)
+    saved = save_eval(resolved, result)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    for table in eval_tables(result):
+        console.print(table)
+    console.print(f"saved {saved}" if saved else "not saved: a plain model directory has no run directory")
+
+
+@app.command()
+def league(
+    run_dir: Annotated[str, typer.Argument(help="A run directory; its intact checkpoints join the league.")],
+    players_: Annotated[
+        list[str] | None,
+        typer.Option("--players", "-p", help="Fixed player spec (repeatable); default: random and the game's strong bot."),
+    ] = None,
+    game: Annotated[str | None, typer.Option(help="Game spec (default: the run's first game).")] = None,
+    num_games: Annotated[int, typer.Option("--games", "-n", help="Games per pair of players, seats alternating.")] = 20,
+    last: Annotated[int | None, typer.Option(help="Only the newest N intact checkpoints (default: all).")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default: the run's eval.temperature).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for deals, bots and sampling.")] = 0,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: the run's model.device).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Round robin of a run's checkpoints and fixed bots; Elo by maximum likelihood (random = 1000), bootstrap CIs."""
+    from sparring.evaluate.checkpoints import write_json_atomically
+    from sparring.evaluate.league_eval import run_league
+    from sparring.evaluate.tables import league_tables
+
+    result = run_league(run_dir, players_, game, num_games, last, temperature, device, seed, not as_json, _warn)
+    path = Path(run_dir) / "league.json"
+    write_json_atomically(path, result)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    for table in league_tables(result):
+        console.print(table)
+    for note in result["notes"]:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    console.print(f"saved {path}")
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory (finished, running or killed).")]) -> None:
+    """Write RUN_DIR/report.html: curves, evaluation, Elo and a replay viewer in one offline file."""
+    from sparring.report import build_report
+
+    print(build_report(run_dir))
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="A replay file, e.g. runs/x/replays/train.jsonl.")],
+    game_index: Annotated[int, typer.Option("--game-index", "-k", help="Which game of the file to print.")] = 0,
+    list_games: Annotated[bool, typer.Option("--list", help="List the file's games instead of printing one.")] = False,
+) -> None:
+    """Print a replayed game turn by turn: observation, what was said, action, reward, advantage, token log-probs."""
+    from sparring.report.terminal import games_table, load_replay_file, pick_game, print_game
+
+    games_ = load_replay_file(file)
+    if list_games:
+        console.print(games_table(games_, file))
+        return
+    print_game(pick_game(games_, game_index, file), game_index, console)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one line and exit status 2.
 
@@ -257,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=True)
     except UserError as err:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/red] {err}")
+        from rich.markup import escape
+
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/red] {escape(str(err))}")
         return 2
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 0 if done.code is None else 1

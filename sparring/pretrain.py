@@ -8,7 +8,7 @@ No model can be downloaded here, so sparring makes its own starting point:
    illegal move, or a move with no ``\\boxed{}``) so the format is not perfect;
 2. a byte-level BPE tokenizer trained on that corpus, with a ChatML chat template;
 3. a small ``LlamaForCausalLM`` trained on the answers (loss on the assistant
-   tokens only) for a fixed time budget.
+   tokens, plus a weighted loss on the observation text) for a fixed number of steps.
 
 The result loads with plain ``AutoModelForCausalLM.from_pretrained``. It plays
 roughly like a random legal player, which is the point: self-play must then
@@ -65,6 +65,8 @@ class PretrainConfig:
         }
     )
     """Turns of random play per game in the corpus."""
+    observation_loss_weight: float = 0.5
+    """Weight of the loss on the observation text (board, history, legal moves) next to the answer's."""
     invalid_rate: float = 0.05
     """Share of corpus answers that are deliberately invalid (illegal move or no \\boxed{})."""
     vocab_size: int = 1024
@@ -76,9 +78,11 @@ class PretrainConfig:
     batch_size: int = 32
     lr: float = 2e-3
     warmup_steps: int = 100
-    minutes: float = 20.0
-    """Training time budget; the cosine schedule is laid over the steps that fit in it."""
-    epochs: int = 2
+    steps: int = 2000
+    """Optimizer steps (a fixed count, so the same seed gives the same model on any machine)."""
+    minutes: float = 30.0
+    """Safety cap on training time; the bundled model finished its steps well within it."""
+    epochs: int = 3
     seed: int = 0
 
 
@@ -163,11 +167,22 @@ def make_model(tokenizer: Any, config: PretrainConfig) -> Any:
     )
 
 
-def encode_samples(tokenizer: Any, samples: list[tuple[list[dict[str, str]], str]]) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, answer ids + end-of-turn) -- answers tokenized alone, exactly as generation produces them."""
+def encode_samples(tokenizer: Any, samples: list[tuple[list[dict[str, str]], str]]) -> list[tuple[list[int], list[int], int]]:
+    """(prompt ids, answer ids + end-of-turn, length of the system part) per sample.
+
+    Answers are tokenized alone, exactly as generation produces them. The
+    system part (the rules) is the same for every turn of a game; the
+    observation after it is what the model should learn to read.
+    """
     prompts = tokenizer([chatml(m) for m, _ in samples], add_special_tokens=False)["input_ids"]
     answers = tokenizer([a for _, a in samples], add_special_tokens=False)["input_ids"]
-    return [(p, a + [tokenizer.eos_token_id]) for p, a in zip(prompts, answers, strict=True)]
+    systems: dict[str, int] = {}
+    for m, _ in samples:
+        key = m[0]["content"]
+        if key not in systems:
+            systems[key] = len(tokenizer.encode(chatml(m[:1], add_generation_prompt=False), add_special_tokens=False))
+    rows = zip(prompts, answers, samples, strict=True)
+    return [(p, a + [tokenizer.eos_token_id], systems[m[0]["content"]]) for p, a, (m, _) in rows]
 
 
 def batches(
@@ -198,7 +213,7 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
     model = make_model(tokenizer, config)
     rng = random.Random(config.seed)
     groups = [m[0]["content"] for m, _ in samples]
-    plan = [b for _ in range(config.epochs) for b in batches(encoded, groups, config.batch_size, rng)]
+    plan = [b for _ in range(config.epochs) for b in batches(encoded, groups, config.batch_size, rng)][: config.steps]
     dtype = autocast_dtype("cpu")
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01, betas=(0.9, 0.95))
     budget = config.minutes * 60
@@ -207,20 +222,23 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
     model.train()
     columns = (TextColumn("pretrain"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn())
     with Progress(*columns, disable=not progress) as bar:
-        task = bar.add_task("pretrain", total=budget, info="")
+        task = bar.add_task("pretrain", total=len(plan), info="")
         for step, idx in enumerate(plan):
-            elapsed = time.perf_counter() - train_start
-            if elapsed > budget:
+            if time.perf_counter() - train_start > budget:
                 break
-            frac = elapsed / budget
+            frac = step / len(plan)
             lr = config.lr * min(1.0, (step + 1) / config.warmup_steps) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            # Loss on the answer, plus (weighted) on the observation text after the rules: predicting
+            # the board and its legal-move line is what teaches a tiny model which moves are legal.
+            heads = [encoded[i][0][: encoded[i][2]] for i in idx]
+            tails = [encoded[i][0][encoded[i][2] :] + encoded[i][1] for i in idx]
             with autocast("cpu", dtype):
-                rows, _ = token_logprobs(
-                    model, [encoded[i][0] for i in idx], [encoded[i][1] for i in idx], tokenizer.pad_token_id, torch.device("cpu")
-                )
-            loss = -torch.cat(rows).mean()
+                rows, _ = token_logprobs(model, heads, tails, tokenizer.pad_token_id, torch.device("cpu"))
+            answer = torch.cat([r[-len(encoded[i][1]) :] for r, i in zip(rows, idx, strict=True)])
+            observation = torch.cat([r[: -len(encoded[i][1])] for r, i in zip(rows, idx, strict=True)])
+            loss = -answer.mean() - config.observation_loss_weight * observation.mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -228,11 +246,11 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
             losses.append(loss.item())
             if step % 20 == 0:
                 recent = sum(losses[-50:]) / len(losses[-50:])
-                bar.update(task, completed=min(elapsed, budget), info=f"step {step} loss {recent:.3f} lr {lr:.1e}")
+                bar.update(task, completed=step, info=f"step {step} loss {recent:.3f} lr {lr:.1e}")
     info = {
         "config": asdict(config),
         "corpus_turns": len(samples),
-        "corpus_tokens": sum(len(p) + len(a) for p, a in encoded),
+        "corpus_tokens": sum(len(p) + len(a) for p, a, _ in encoded),
         "parameters": sum(p.numel() for p in model.parameters()),
         "steps": len(losses),
         "final_loss": sum(losses[-100:]) / max(1, len(losses[-100:])),
@@ -244,5 +262,37 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
+    info["legal_move_rate"] = {name: legal_move_rate(out, name) for name in config.mix}
     (out / "pretrain.json").write_text(json.dumps(info, indent=2))
     return info
+
+
+def legal_move_rate(model_dir: Path, game_name: str, positions: int = 200, seed: int = 0) -> float:
+    """Share of sampled answers (temperature 1) that are legal moves, over random positions of a game."""
+    from sparring.engines.hf import HFEngine
+    from sparring.games.base import InvalidAction
+    from sparring.players.lm import LMPlayer
+
+    game = make_game(game_name)
+    player = LMPlayer(HFEngine(model_dir), game)
+    player.engine.rng.manual_seed(seed)
+    rng = random.Random(seed)
+    states, seats = [], []
+    while len(states) < positions:
+        state = game.new_state(rng.randrange(1 << 30))
+        for _ in range(rng.randrange(8)):
+            if state.is_terminal():
+                break
+            state.apply(rng.choice(moves_for(state)))
+        if not state.is_terminal():
+            states.append(state)
+            seats.append(state.current_player)
+    legal = 0
+    for state, move in zip(states, player.act_batch(states, seats), strict=True):
+        if move.action is not None:
+            try:
+                state.clone().apply(move.action)
+                legal += 1
+            except InvalidAction:
+                pass
+    return legal / len(states)

@@ -19,14 +19,17 @@ from sparring.samples import TurnSample
 
 def replay_record(
     record: GameRecord,
-    names: list[str],
+    seat_names: list[str],
     samples: list[TurnSample] | None = None,
     tokenizer: Any = None,
     step: int | None = None,
     source: str = "train",
     game_id: int | None = None,
 ) -> dict[str, Any]:
-    """A JSON-ready dict of one game. ``samples`` (with ``game_id``) attach rewards and advantages."""
+    """A JSON-ready dict of one game; ``seat_names[s]`` names who sat in seat s.
+
+    ``samples`` (matched by ``game_id``) attach the reward and advantage each trained turn got.
+    """
     trained = {(s.seat, s.turn): s for s in (samples or []) if game_id is not None and s.game_id == game_id}
     per_seat: dict[int, int] = {}
     turns = []
@@ -36,7 +39,7 @@ def replay_record(
         sample = trained.get((t.seat, k))
         turn: dict[str, Any] = {
             "seat": t.seat,
-            "player": names[record.seating[t.seat]],
+            "player": seat_names[t.seat],
             "observation": t.observation,
             "text": t.text,
             "action": t.action,
@@ -59,7 +62,7 @@ def replay_record(
         "game": record.game,
         "seed": record.seed,
         "seating": record.seating,
-        "players": [names[p] for p in record.seating],
+        "players": seat_names,
         "returns": record.returns,
         "invalid_seat": record.invalid_seat,
         "invalid_reason": record.invalid_reason,

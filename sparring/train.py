@@ -39,13 +39,14 @@ from sparring.engines import resolve_model_path
 from sparring.engines.base import SamplingParams
 from sparring.engines.hf import HFEngine
 from sparring.errors import UserError
-from sparring.evaluate.suite import default_opponents, evaluate_game
+from sparring.evaluate.suite import before_after_table, default_opponents, evaluate_game
 from sparring.games import make_game
-from sparring.league import League
+from sparring.league import League, StepPlan
 from sparring.learner import Learner, frozen_copy
 from sparring.players.lm import LMPlayer
 from sparring.prompts import PromptConfig
 from sparring.replays import replay_record, write_replays
+from sparring.report import refresh_report
 from sparring.rollout import GameRecord, play_tables
 from sparring.samples import TurnSample, turn_samples
 from sparring.tracking import Trackers
@@ -127,7 +128,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
 
 
 # ----------------------------------------------------------------------------- one step
-def train_step(t: Trainer) -> tuple[dict[str, float], list[GameRecord], list[TurnSample]]:
+def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord], list[TurnSample]]:
     cfg = t.config
     started = time.perf_counter()
     # 1. deal
@@ -169,7 +170,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], list[GameRecord], list[Tur
         }
     )
     metrics.update({f"baseline/{k}": v for k, v in t.baselines.state_dict().items()})
-    return metrics, records, samples
+    return metrics, plan, records, samples
 
 
 def rollout_metrics(
@@ -248,12 +249,20 @@ def restore(t: Trainer, path: Path) -> None:
     t.league.load_state_dict(state["league"])
 
 
-def save_replays(t: Trainer, records: list[GameRecord], samples: list[TurnSample]) -> None:
+def save_replays(t: Trainer, plan: StepPlan, records: list[GameRecord], samples: list[TurnSample]) -> None:
+    """The first ``replay_games`` games of every ``replay_every``-th step, with rewards and advantages."""
     n = t.config.logging.replay_games
-    if n and (t.step % t.config.logging.replay_every == 0 or t.step == 1):
-        names = ["policy", "opponent"]
-        games = [replay_record(r, names, samples, t.tokenizer, t.step, "train", game_id=i) for i, r in enumerate(records[:n])]
-        write_replays(t.run.replays_dir / "train.jsonl", games)
+    if not n or (t.step % t.config.logging.replay_every != 0 and t.step != 1):
+        return
+    games = []
+    for i, record in enumerate(records[:n]):
+        table = plan.tables[i]
+        names = [
+            "policy" if s in plan.learner_seats[i] else getattr(table.players[s], "name", "opponent")
+            for s in range(len(table.players))
+        ]
+        games.append(replay_record(record, names, samples, t.tokenizer, t.step, "train", game_id=i))
+    write_replays(t.run.replays_dir / "train.jsonl", games)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -303,13 +312,13 @@ def train(
             trackers.log({"step": 0, **evaluate(t)})
             console.print(summary_line(0, config.max_steps, t.last_eval))
         while t.step < config.max_steps:
-            metrics, records, samples = train_step(t)
+            metrics, plan, records, samples = train_step(t)
             t.elapsed = time.perf_counter() - started
             out_of_time = config.max_minutes is not None and t.elapsed > config.max_minutes * 60
             last = t.step >= config.max_steps or out_of_time
             if (config.eval.every and t.step % config.eval.every == 0) or last:
                 metrics.update(evaluate(t))
-            save_replays(t, records, samples)
+            save_replays(t, plan, records, samples)
             trackers.log({"step": t.step, "time/elapsed": t.elapsed, **metrics})
             console.print(summary_line(t.step, config.max_steps, metrics))
             if t.step % config.checkpoint.every == 0 or last:
@@ -322,9 +331,14 @@ def train(
         if t.step > 0 and last_saved != t.step:
             console.print("interrupted: saving a checkpoint of the last finished step (Ctrl-C again to abandon it)")
             save(t)
+        refresh_report(run.path, console)
         trackers.close()
         raise UserError(f"interrupted at step {t.step}; continue with: sparring train --resume {run.path}") from None
+    refresh_report(run.path, console)
     trackers.close()
+    first = next((m for m in run.read_metrics() if m["step"] == 0), None)
+    if first is not None and t.last_eval:
+        console.print(before_after_table(first, t.last_eval))
     return t
 
 

@@ -49,6 +49,7 @@ class GameEval:
             for key in ("win", "draw", "loss", "invalid"):
                 out[f"eval/{self.game}/{opp}/{key}"] = stats[key]
             out[f"eval/{self.game}/{opp}/non_loss"] = 1.0 - stats["loss"]
+            out[f"eval/{self.game}/{opp}/games"] = float(stats["games"])
         if self.exploitability is not None:
             out[f"eval/{self.game}/exploitability"] = self.exploitability
         if self.mean_response_tokens is not None:
@@ -88,3 +89,41 @@ def evaluate_game(
         exact = exploitability(game, policy)
         result.exploitability, result.nash_conv = exact.exploitability, exact.nash_conv
     return result
+
+
+def eval_rows(metrics: dict[str, float]) -> dict[tuple[str, str], dict[str, float]]:
+    """``eval/<game>/<opponent>/<stat>`` metrics regrouped as {(game, opponent): {stat: value}}."""
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    for key, value in metrics.items():
+        parts = key.split("/")
+        if parts[0] == "eval" and len(parts) >= 4:
+            game, opponent, stat = parts[1], "/".join(parts[2:-1]), parts[-1]
+            rows.setdefault((game, opponent), {})[stat] = value
+    return rows
+
+
+def before_after_table(before: dict[str, float], after: dict[str, float], title: str = "before -> after training"):
+    """A rich table of win/draw/loss (95% Wilson intervals) before and after, per game and opponent."""
+    from rich.table import Table
+
+    from sparring.evaluate.stats import wilson_interval
+
+    def cell(stats: dict[str, float], key: str) -> str:
+        n = int(stats.get("games", 0))
+        if key not in stats:
+            return "-"
+        low, high = wilson_interval(round(stats[key] * n), n)
+        return f"{100 * stats[key]:.0f}% ({100 * low:.0f}-{100 * high:.0f})"
+
+    table = Table("game", "opponent", "when", "win", "draw", "loss", "invalid", title=title)
+    first, last = eval_rows(before), eval_rows(after)
+    for key in sorted(set(first) | set(last)):
+        for when, rows in (("before", first), ("after", last)):
+            stats = rows.get(key, {})
+            table.add_row(*(key if when == "before" else ("", "")), when, cell(stats, "win"), cell(stats, "draw"),
+                          cell(stats, "loss"), cell(stats, "invalid"), style=None if when == "after" else "dim")
+    for game in sorted({k.split("/")[1] for k in {**before, **after} if k.endswith("/exploitability")}):
+        key = f"eval/{game}/exploitability"
+        table.add_row(game, "exploitability", "before / after", f"{before.get(key, float('nan')):.3f}",
+                      f"{after.get(key, float('nan')):.3f}", "", "")
+    return table

@@ -1,0 +1,71 @@
+"""Running a shared prefix once gives exactly the logits and gradients of running every sequence whole."""
+
+from __future__ import annotations
+
+import torch
+
+from sparring.prefix import common_prefix_len, suffix_logits, token_logprobs
+
+
+def test_common_prefix_len_leaves_every_sequence_a_token():
+    assert common_prefix_len([[1, 2, 3, 4], [1, 2, 3, 5]]) == 3
+    assert common_prefix_len([[1, 2, 3], [1, 2, 3, 4]]) == 2
+    assert common_prefix_len([[7, 8], [9]]) == 0
+    assert common_prefix_len([]) == 0
+
+
+def sequences():
+    torch.manual_seed(1)
+    prefix = torch.randint(5, 500, (20,)).tolist()
+    return [prefix + torch.randint(5, 500, (n,)).tolist() for n in (4, 9, 6)]
+
+
+def full_logprobs(model, prompts, responses):
+    """Reference: each sequence alone, no padding, no cache."""
+    out = []
+    for p, r in zip(prompts, responses, strict=True):
+        logits = model(input_ids=torch.tensor([p + r])).logits[0].float()
+        lp = torch.log_softmax(logits, -1)
+        out.append(lp[torch.arange(len(p) - 1, len(p) + len(r) - 1), torch.tensor(r)])
+    return out
+
+
+def test_shared_prefix_logits_equal_plain_forward(tiny_model):
+    seqs = sequences()
+    shared, mask, prefix_len = suffix_logits(tiny_model, seqs, 0, torch.device("cpu"))
+    plain, _, zero = suffix_logits(tiny_model, seqs, 0, torch.device("cpu"), min_prefix=10_000)
+    assert prefix_len == 20 and zero == 0
+    for i, s in enumerate(seqs):
+        n = len(s) - prefix_len
+        assert torch.allclose(shared[i, :n], plain[i, prefix_len : prefix_len + n], atol=1e-5)
+
+
+def test_token_logprobs_equal_per_sequence_forward(tiny_model):
+    seqs = sequences()
+    prompts = [s[:22] for s in seqs]
+    responses = [s[22:] for s in seqs]
+    got, _ = token_logprobs(tiny_model, prompts, responses, 0, torch.device("cpu"))
+    want = full_logprobs(tiny_model, prompts, responses)
+    for g, w in zip(got, want, strict=True):
+        assert torch.allclose(g, w, atol=1e-5)
+
+
+def test_identical_prompts_still_predict_the_first_response_token(tiny_model):
+    prompt = list(range(10, 40))
+    got, _ = token_logprobs(tiny_model, [prompt, prompt], [[5, 6], [7]], 0, torch.device("cpu"))
+    want = full_logprobs(tiny_model, [prompt, prompt], [[5, 6], [7]])
+    assert [len(g) for g in got] == [2, 1]
+    assert all(torch.allclose(g, w, atol=1e-5) for g, w in zip(got, want, strict=True))
+
+
+def test_gradients_through_shared_prefix_equal_plain(tiny_model):
+    seqs = sequences()
+    prompts = [s[:22] for s in seqs]
+    responses = [s[22:] for s in seqs]
+    got, _ = token_logprobs(tiny_model, prompts, responses, 0, torch.device("cpu"))
+    torch.cat(got).sum().backward()
+    shared_grads = [p.grad.clone() for p in tiny_model.parameters()]
+    tiny_model.zero_grad()
+    torch.cat(full_logprobs(tiny_model, prompts, responses)).sum().backward()
+    for a, p in zip(shared_grads, tiny_model.parameters(), strict=True):
+        assert torch.allclose(a, p.grad, atol=1e-5, rtol=1e-4)

@@ -1,0 +1,143 @@
+"""The training loop end to end on the bundled model: it learns, logs, checkpoints and resumes exactly."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sparring.checkpoint import RunDir, verify_checkpoint
+from sparring.config import load_config
+from sparring.errors import UserError
+from sparring.train import train
+
+FAST = [
+    "rollout.games_per_step=6",
+    "eval.games=2",
+    "eval.every=0",
+    "checkpoint.every=1",
+    "logging.tensorboard=false",
+    "sampling.max_new_tokens=8",
+    "logging.replay_every=1",
+]
+
+
+def quiet():
+    from rich.console import Console
+
+    return Console(quiet=True)
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return {k: v for f in sorted(path.glob("*.safetensors")) for k, v in load_file(f).items()}
+
+
+def comparable(metrics: list[dict]) -> list[dict]:
+    """Metrics minus wall-clock ones, which legitimately differ between runs."""
+    return [{k: v for k, v in m.items() if not k.startswith(("time/", "speed/"))} for m in metrics]
+
+
+def test_a_few_steps_change_the_weights_and_write_the_run_dir(tmp_path):
+    config = load_config("spiral-tictactoe", [*FAST, "max_steps=2"])
+    t = train(config, tmp_path / "run", console=quiet())
+    run = RunDir(tmp_path / "run")
+    metrics = run.read_metrics()
+    assert [m["step"] for m in metrics] == [0, 1, 2]
+    assert "eval/tic_tac_toe/minimax/non_loss" in metrics[0] and "eval/tic_tac_toe/random/win" in metrics[-1]
+    assert metrics[1]["learner/samples"] > 0 and "train/tic_tac_toe/return/seat0" in metrics[1]
+    verify_checkpoint(run.checkpoints_dir / "step-2")
+    from sparring.engines import BUNDLED
+
+    before, after = weights(BUNDLED), weights(run.checkpoints_dir / "step-2" / "model")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    replay = json.loads((run.replays_dir / "train.jsonl").read_text().splitlines()[0])
+    assert replay["turns"][0]["token_ids"] and "advantage" in replay["turns"][0] or replay["turns"][0]["invalid"]
+    assert (run.config_path).read_text().startswith("name: spiral-tictactoe")
+    assert t.step == 2
+
+
+def test_multi_game_fixed_opponent_and_pool(tmp_path):
+    multi = load_config("spiral-multi", [*FAST, "max_steps=1", "rollout.games_per_step=6"])
+    metrics = RunDir(train(multi, tmp_path / "multi", console=quiet()).run.path).read_metrics()[-1]
+    for game in ("tic_tac_toe", "kuhn_poker", "simple_negotiation"):
+        assert f"train/{game}/invalid" in metrics
+    assert {"baseline/tic_tac_toe/0", "baseline/kuhn_poker/1"} <= set(metrics)
+
+    fixed = load_config("spiral-tictactoe", [*FAST, "max_steps=1", "opponent.kind=fixed", "opponent.fixed=minimax"])
+    t = train(fixed, tmp_path / "fixed", console=quiet())
+    last = t.run.read_metrics()[-1]
+    assert "train/tic_tac_toe/return/seat0" in last and "train/tic_tac_toe/return/seat1" in last
+
+    pool = load_config(
+        "spiral-kuhn",
+        [
+            *FAST,
+            "max_steps=3",
+            "opponent.kind=pool",
+            "opponent.snapshot_every=1",
+            "opponent.pool_size=2",
+            "opponent.sampling=pfsp",
+            "opponent.self_play_share=0",
+        ],
+    )
+    t = train(pool, tmp_path / "pool", console=quiet())
+    assert [e.step for e in t.league.pool] == [2, 3]
+    assert sum(e.games for e in t.league.pool) > 0  # the learner played snapshots
+    assert not (tmp_path / "pool" / "pool" / "step-1").exists()
+
+
+def test_bad_run_dir_and_resume_without_checkpoint_are_user_errors(tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "something").write_text("x")
+    with pytest.raises(UserError, match="not empty"):
+        train(load_config("spiral-tictactoe", FAST), tmp_path / "busy", console=quiet())
+    (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
+    with pytest.raises(UserError, match="no intact checkpoint"):
+        train(load_config("spiral-tictactoe", FAST), tmp_path / "empty", resume=True, console=quiet())
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sparring", "train", *args]
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
+    args = ["spiral-kuhn", *FAST, "max_steps=4"]
+    whole = tmp_path / "whole"
+    subprocess.run(cli(*args, "--run-dir", str(whole)), check=True, capture_output=True, timeout=600)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cli(*args, "--run-dir", str(killed)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (killed / "checkpoints" / "step-2" / "manifest.json").exists():
+        assert time.time() < deadline and proc.poll() is None, "the run never reached step 2"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = subprocess.run(cli("--resume", str(killed)), capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed" in resumed.stdout
+
+    final_whole = weights(whole / "checkpoints" / "step-4" / "model")
+    final_resumed = weights(killed / "checkpoints" / "step-4" / "model")
+    assert all(torch.equal(final_whole[k], final_resumed[k]) for k in final_whole)
+    assert comparable(RunDir(whole).read_metrics()) == comparable(RunDir(killed).read_metrics())
+
+
+def test_corrupted_latest_checkpoint_falls_back_with_a_warning(tmp_path):
+    config = load_config("spiral-kuhn", [*FAST, "max_steps=2"])
+    train(config, tmp_path / "run", console=quiet())
+    model_file = next((tmp_path / "run" / "checkpoints" / "step-2" / "model").glob("*.safetensors"))
+    data = bytearray(model_file.read_bytes())
+    data[-10] ^= 0xFF
+    model_file.write_bytes(bytes(data))
+    proc = subprocess.run(cli("--resume", str(tmp_path / "run"), "--max-steps", "3"), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "step-2 is corrupted" in out and "model.safetensors" in out and "resumed" in out and "from step 1" in out
