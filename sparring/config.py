@@ -26,6 +26,17 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class LoRASection(Section):
+    r: int = Field(16, ge=1)
+    """Adapter rank."""
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    """Module names that get adapters (Llama/Qwen naming)."""
+
+
 class ModelSection(Section):
     path: str = "bundled"
     """A Hugging Face causal-LM directory, or ``bundled`` for the tiny model shipped with sparring."""
@@ -33,6 +44,31 @@ class ModelSection(Section):
     """``cpu`` or ``cuda`` (``cuda:1``...)."""
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     """Forward-pass autocast; ``auto`` uses bf16 on GPUs and on CPUs with native bf16, else fp32."""
+    lora: LoRASection | None = None
+    """Train LoRA adapters instead of all weights (PEFT); the reference model is the base without adapters."""
+
+
+class EngineSection(Section):
+    kind: Literal["hf", "vllm"] = "hf"
+    """``hf``: transformers with a KV cache (CPU or GPU); ``vllm``: vLLM on GPUs (extra ``gpu``)."""
+    gpu_memory_utilization: float = Field(0.45, gt=0, le=1)
+    """vLLM's share of GPU memory when it shares the GPU with the learner (SPIRAL: 0.45)."""
+    tensor_parallel_size: int = Field(1, ge=1)
+    max_model_len: int | None = Field(None, ge=16)
+    sleep_between_steps: bool = True
+    """vLLM: release KV-cache memory while the learner trains (sleep mode), wake for the next rollout."""
+
+
+class DistributedSection(Section):
+    backend: Literal["none", "ray"] = "none"
+    """``none``: one process; ``ray``: rollout workers as Ray actors, each with its own engine."""
+    rollout_workers: int = Field(2, ge=1)
+    address: str | None = None
+    """Ray cluster address (``auto`` or ``ray://host:10001``); None starts a local cluster."""
+    overlap: bool = False
+    """Let rollout of step k+1 overlap learning of step k (one version off-policy; the PPO ratio corrects it)."""
+    worker_cpus: float = Field(1.0, gt=0)
+    worker_gpus: float = Field(0.0, ge=0)
 
 
 class PromptSection(Section):
@@ -172,6 +208,8 @@ class TrainConfig(Section):
     max_minutes: float | None = Field(None, gt=0)
     """Optional wall-clock budget; training stops (and checkpoints) at the first step past it."""
     model: ModelSection = Field(default_factory=ModelSection)
+    engine: EngineSection = Field(default_factory=EngineSection)
+    distributed: DistributedSection = Field(default_factory=DistributedSection)
     prompt: PromptSection = Field(default_factory=PromptSection)
     sampling: SamplingSection = Field(default_factory=SamplingSection)
     games: list[GameSection] = Field(default_factory=lambda: [GameSection(name="tic_tac_toe")], min_length=1)
@@ -231,7 +269,9 @@ def apply_override(data: dict[str, Any], override: str) -> None:
                 raise UserError(f"bad override {override!r}: {'.'.join(parts[: i + 1])} is not an item of a list of {len(node)}")
             node = node[int(part)]
         else:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:  # an optional section switched on by setting one of its keys (model.lora.r=8)
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict | list):
                 raise UserError(f"bad override {override!r}: {'.'.join(parts[: i + 1])} is a value, not a section")
     last = parts[-1]
