@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -e ".[dev,textarena,math]"
 	touch $(STAMP)
 
+# The demo: the bundled tiny model learns tic-tac-toe by self-play on the CPU
+# for DEMO_MINUTES, then prints a before/after table vs random and minimax
+# and the path of its HTML report.
+DEMO_MINUTES ?= 5
 demo: install
-	$(PY) -m sparring arena tic_tac_toe mcts:sims=200 random --games 40 --seed 0 --show 2
+	$(PY) -m sparring train spiral-tictactoe name=demo max_minutes=$(DEMO_MINUTES)
 
 test: install browser
 	SPARRING_REQUIRE_BROWSER=1 $(PY) -m pytest -q

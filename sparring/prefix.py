@@ -16,6 +16,26 @@ import torch
 from transformers import DynamicCache
 
 
+def cache_kwargs(model: torch.nn.Module, cache: DynamicCache) -> dict[str, DynamicCache]:
+    """The KV-cache argument under the name this transformers version uses.
+
+    transformers 5 calls it ``cache`` (``past_key_values`` is a deprecated
+    alias there); 4.x knows only ``past_key_values``. vLLM installs may pin
+    either, so both work.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT passes kwargs through
+    forward = getattr(base, "forward", None)
+    while forward is not None and hasattr(forward, "__wrapped__"):
+        forward = forward.__wrapped__
+    try:
+        import inspect
+
+        names = inspect.signature(forward).parameters
+    except (TypeError, ValueError):
+        names = {}
+    return {"cache": cache} if "cache" in names else {"past_key_values": cache}
+
+
 def common_prefix_len(seqs: list[list[int]]) -> int:
     """Length of the longest common prefix, kept one short of the shortest sequence
     (every sequence needs at least one token of its own)."""
@@ -70,7 +90,9 @@ def suffix_logits(
     cache = expanded_prefix_cache(model, seqs[0][:prefix_len], batch, device)
     full_mask = torch.cat([torch.ones((batch, prefix_len), dtype=torch.long, device=device), mask], dim=1)
     positions = (prefix_len + torch.arange(width, device=device)).expand(batch, -1)
-    logits = model(input_ids=ids, attention_mask=full_mask, position_ids=positions, cache=cache, use_cache=True).logits
+    logits = model(
+        input_ids=ids, attention_mask=full_mask, position_ids=positions, use_cache=True, **cache_kwargs(model, cache)
+    ).logits
     return logits, mask, prefix_len
 
 

@@ -247,6 +247,8 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
             if step % 20 == 0:
                 recent = sum(losses[-50:]) / len(losses[-50:])
                 bar.update(task, completed=step, info=f"step {step} loss {recent:.3f} lr {lr:.1e}")
+                if progress and not bar.console.is_terminal and step % 200 == 0:  # logs get a line now and then
+                    print(f"pretrain step {step}/{len(plan)} loss {recent:.3f} ({time.perf_counter() - train_start:.0f}s)", flush=True)
     info = {
         "config": asdict(config),
         "corpus_turns": len(samples),

@@ -19,7 +19,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from sparring.device import autocast, autocast_dtype
 from sparring.engines.base import EngineStats, Generation, SamplingParams
-from sparring.prefix import common_prefix_len, expanded_prefix_cache, token_logprobs
+from sparring.prefix import cache_kwargs, common_prefix_len, expanded_prefix_cache, token_logprobs
 
 
 def end_token_ids(tokenizer: Any, model: Any | None = None) -> set[int]:
@@ -138,8 +138,8 @@ class HFEngine:
                         input_ids=step_ids,
                         attention_mask=mask,
                         position_ids=step_pos,
-                        cache=cache,
                         use_cache=True,
+                        **cache_kwargs(self.model, cache),
                         logits_to_keep=1,
                     )
                     .logits[:, -1, :]

@@ -50,6 +50,8 @@ class GameEval:
                 out[f"eval/{self.game}/{opp}/{key}"] = stats[key]
             out[f"eval/{self.game}/{opp}/non_loss"] = 1.0 - stats["loss"]
             out[f"eval/{self.game}/{opp}/games"] = float(stats["games"])
+            for seat, by_seat in stats.get("by_seat", {}).items():
+                out[f"eval/{self.game}/{opp}/seat{seat}/non_loss"] = 1.0 - by_seat["loss"]
         if self.exploitability is not None:
             out[f"eval/{self.game}/exploitability"] = self.exploitability
         if self.mean_response_tokens is not None:
@@ -96,7 +98,7 @@ def eval_rows(metrics: dict[str, float]) -> dict[tuple[str, str], dict[str, floa
     rows: dict[tuple[str, str], dict[str, float]] = {}
     for key, value in metrics.items():
         parts = key.split("/")
-        if parts[0] == "eval" and len(parts) >= 4:
+        if parts[0] == "eval" and len(parts) >= 4 and not (parts[-2].startswith("seat") and parts[-2][4:].isdigit()):
             game, opponent, stat = parts[1], "/".join(parts[2:-1]), parts[-1]
             rows.setdefault((game, opponent), {})[stat] = value
     return rows
