@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e ".[dev,textarena,math]"
+	$(PIP) install -e ".[dev,textarena,math,ray]"
 	touch $(STAMP)
 
 # The demo: the bundled tiny model learns tic-tac-toe by self-play on the CPU

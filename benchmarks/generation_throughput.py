@@ -1,4 +1,4 @@
-"""Generation throughput of HFEngine: new tokens/s at batch 1, 16 and 64 games.
+"""Generation throughput of an engine (HFEngine or VLLMEngine): new tokens/s at batch 1, 16 and 64 games.
 
 Each batch holds tic-tac-toe prompts from different positions (so prompts
 differ after the shared rules prefix, as in a real rollout). ``ignore_eos``
@@ -6,6 +6,7 @@ makes every sequence generate exactly ``--new-tokens`` tokens, so tokens/s
 is comparable across batch sizes. Prints a table and writes JSON.
 
     .venv/bin/python benchmarks/generation_throughput.py [--model bundled] [--device cpu]
+    python benchmarks/generation_throughput.py --device cuda --engine vllm   # same prompts through vLLM (extra gpu)
 """
 
 from __future__ import annotations
@@ -55,9 +56,19 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--batches", default="1,16,64")
-    parser.add_argument("--out", default="benchmarks/results/generation_throughput.json")
+    parser.add_argument("--engine", choices=["hf", "vllm"], default="hf")
+    parser.add_argument("--gpu-memory-utilization", type=float, default=0.45, help="vLLM's share of the GPU")
+    parser.add_argument("--out", default=None, help="default: benchmarks/results/generation_throughput[_vllm].json")
     args = parser.parse_args()
-    engine = load_hf_engine(args.model, device=args.device)
+    suffix = "" if args.engine == "hf" else f"_{args.engine}"
+    args.out = args.out or f"benchmarks/results/generation_throughput{suffix}.json"
+    if args.engine == "vllm":
+        from sparring.engines import resolve_model_path
+        from sparring.engines.vllm import VLLMEngine
+
+        engine = VLLMEngine(resolve_model_path(args.model), gpu_memory_utilization=args.gpu_memory_utilization)
+    else:
+        engine = load_hf_engine(args.model, device=args.device)
     sizes = [int(b) for b in args.batches.split(",")]
     all_prompts = prompts(engine.tokenizer, max(sizes))
     rows = []
@@ -72,10 +83,17 @@ def main() -> None:
     for row in rows:
         print(f"{row['batch']:>6} {row['new_tokens_per_s']:>10.0f} {row['speedup_vs_batch_1']:>9.1f}x")
     result = {
-        "benchmark": "generation_throughput", "model": args.model, "device": args.device, "new_tokens": args.new_tokens,
+        "benchmark": "generation_throughput",
+        "engine": args.engine,
+        "model": args.model,
+        "device": args.device,
+        "new_tokens": args.new_tokens,
         "prompt_tokens_mean": sum(len(p) for p in all_prompts) / len(all_prompts),
-        "autocast": str(autocast_dtype(args.device)), "torch_threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(), "rows": rows,
+        "autocast": str(autocast_dtype(args.device)) if args.engine == "hf" else "bfloat16 weights (vLLM)",
+        "torch_threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") and torch.cuda.is_available() else None,
+        "rows": rows,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
@@ -83,4 +101,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from sparring.errors import UserError
+
+    try:
+        main()
+    except UserError as err:  # no GPU, no vLLM, no model: one line, no traceback
+        raise SystemExit(f"error: {err}") from None

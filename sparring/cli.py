@@ -177,7 +177,7 @@ def play(
 @app.command()
 def pretrain(
     out: Annotated[str, typer.Option(help="Directory to write the model to.")] = "sparring/assets/models/sparring-tiny",
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 2000,
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 2400,
     scale: Annotated[float, typer.Option(help="Multiply the corpus size (turns per game) by this.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed for corpus, tokenizer and weights.")] = 0,
 ) -> None:
@@ -362,6 +362,17 @@ def replay(
         console.print(games_table(games_, file))
         return
     print_game(pick_game(games_, game_index, file), game_index, console)
+
+
+@app.command()
+def merge(
+    checkpoint: Annotated[Path, typer.Argument(help="A LoRA checkpoint (RUN/checkpoints/step-K) or a run directory.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the merged model to (new or empty).")],
+) -> None:
+    """Merge a LoRA checkpoint's adapter into its base model: a plain Hugging Face model directory."""
+    from sparring.lora import merge_checkpoint
+
+    console.print(f"wrote {merge_checkpoint(checkpoint, out)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,8 +11,10 @@ A sample's loss is the sum over its tokens divided by a constant (the answer
 length budget: Dr.GRPO, as SPIRAL) -- or the per-sequence or whole-batch
 token mean -- and the batch loss is the mean over samples. Micro-batches are
 scaled so that accumulating them gives exactly the full-batch gradient (a
-test checks it). Samples are grouped by game into micro-batches so each
-game's shared rules prefix runs once (``sparring.prefix``). A step whose loss
+test checks it); over N processes each takes a shard and the gradients are
+summed (``sparring.distributed.ddp``), which again gives that gradient.
+Samples are grouped by game into micro-batches so each game's shared rules
+prefix runs once (``sparring.prefix``). A step whose loss
 or gradient is not finite is skipped, logged, and the run goes on.
 """
 
@@ -21,14 +23,18 @@ from __future__ import annotations
 import copy
 import math
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from sparring.config import LearnerSection
 from sparring.device import autocast
+from sparring.lora import AdapterReference, is_lora
 from sparring.prefix import token_logprobs
 from sparring.samples import TurnSample
+
+if TYPE_CHECKING:
+    from sparring.distributed.ddp import DataParallel
 
 
 class Learner:
@@ -42,8 +48,11 @@ class Learner:
         device: str | torch.device = "cpu",
         precision: torch.dtype | None = None,
         reference: torch.nn.Module | None = None,
+        parallel: DataParallel | None = None,
     ):
         self.model = model
+        self.parallel = parallel
+        """N learner processes (``sparring.distributed.ddp``): each takes a shard, gradients are summed."""
         self.pad_id = pad_id
         self.config = config
         self.max_new_tokens = max_new_tokens
@@ -51,7 +60,9 @@ class Learner:
         self.device = torch.device(device)
         self.precision = precision
         self.reference = reference
-        if reference is None and config.kl_coef > 0:
+        # A LoRA policy's reference is its own base (adapters disabled) or an adapter snapshot: no model copy.
+        self.adapter_reference = AdapterReference(model) if is_lora(model) and config.kl_coef > 0 else None
+        if reference is None and config.kl_coef > 0 and self.adapter_reference is None:
             self.reference = frozen_copy(model)
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
@@ -85,6 +96,8 @@ class Learner:
             if self.reference is not None and cfg.kl_coef > 0:
                 with torch.no_grad():
                     ref, _ = token_logprobs(self.reference, prompts, responses, self.pad_id, self.device, self.temperature)
+            elif self.adapter_reference is not None and cfg.kl_coef > 0:
+                ref = self.adapter_reference.logprobs(prompts, responses, self.pad_id, self.device, self.temperature)
         total = torch.zeros((), device=self.device)
         stats = defaultdict(float)
         for k, s in enumerate(batch):
@@ -121,6 +134,9 @@ class Learner:
         """``epochs`` optimizer steps over ``samples``; returns the step's statistics."""
         if not samples:
             return {"learner/samples": 0.0, "learner/skipped": 0.0}
+        if self.parallel is not None:  # rank 0 hands the batch to the other ranks; each learns on its shard
+            self.parallel.announce(self, "step", samples)
+        mine = self.parallel.shard(samples) if self.parallel is not None else samples
         num_tokens = sum(len(s.response_ids) for s in samples)
         metrics: dict[str, float] = {}
         skipped = 0
@@ -129,7 +145,7 @@ class Learner:
             self.optimizer.zero_grad(set_to_none=True)
             sums: dict[str, float] = defaultdict(float)
             loss_value, finite = 0.0, True
-            for batch in self.micro_batches(samples):
+            for batch in self.micro_batches(mine):
                 loss, stats = self.micro_batch_loss(batch, len(samples), num_tokens)
                 if not torch.isfinite(loss):
                     finite = False
@@ -139,6 +155,8 @@ class Learner:
                 for key, value in stats.items():
                     sums[key] += value
             params = [p for p in self.model.parameters() if p.requires_grad]
+            if self.parallel is not None:  # shards' gradients summed: the full batch's gradient on every rank
+                finite, loss_value = self.parallel.all_reduce(params, finite, loss_value, sums)
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)) if finite else math.nan
             if not finite or not math.isfinite(grad_norm):
                 self.optimizer.zero_grad(set_to_none=True)
@@ -168,13 +186,19 @@ class Learner:
     # -- reference / magnet -----------------------------------------------------
     def move_reference_to_policy(self) -> None:
         """Magnetic mirror descent: the magnet jumps to the current policy."""
+        if self.parallel is not None:
+            self.parallel.announce(self, "move_reference_to_policy")
         if self.reference is not None:
             self.reference.load_state_dict(self.model.state_dict())
+        if self.adapter_reference is not None:
+            self.adapter_reference.move_to_policy()
 
     def state_dict(self) -> dict[str, Any]:
         state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
         if self.reference is not None:
             state["reference"] = self.reference.state_dict()
+        if self.adapter_reference is not None:
+            state["adapter_reference"] = self.adapter_reference.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -182,6 +206,8 @@ class Learner:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.reference is not None and "reference" in state:
             self.reference.load_state_dict(state["reference"])
+        if self.adapter_reference is not None and "adapter_reference" in state:
+            self.adapter_reference.load_state_dict(state["adapter_reference"])
 
 
 def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:

@@ -96,6 +96,25 @@ def suffix_logits(
     return logits, mask, prefix_len
 
 
+def response_log_softmax(
+    model: torch.nn.Module,
+    prompts: list[list[int]],
+    responses: list[list[int]],
+    pad_id: int,
+    device: torch.device,
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """Log-softmax rows ``[sum of response lengths, V]``: row k is the distribution that predicted the k-th
+    response token (responses concatenated in order). Only those positions are normalised, not ``[B, W, V]``."""
+    seqs = [p + r for p, r in zip(prompts, responses, strict=True)]
+    # The prefix must end before the first prediction we need: the last prompt token of the shortest prompt.
+    logits, _, prefix_len = suffix_logits(model, seqs, pad_id, device, max_prefix=min(len(p) for p in prompts) - 1)
+    rows = torch.cat([torch.full((len(r),), i, dtype=torch.long) for i, r in enumerate(responses)]).to(logits.device)
+    cols = torch.cat([torch.arange(len(p) - 1, len(p) + len(r) - 1) for p, r in zip(prompts, responses, strict=True)])
+    cols = (cols - prefix_len).to(logits.device)
+    return torch.log_softmax(logits[rows, cols].float() / temperature, dim=-1)
+
+
 def token_logprobs(
     model: torch.nn.Module,
     prompts: list[list[int]],
@@ -110,15 +129,8 @@ def token_logprobs(
     The learner and the engine's ``score`` both use this, so training and
     evaluation read a model's probabilities in exactly the same way.
     """
-    seqs = [p + r for p, r in zip(prompts, responses, strict=True)]
-    # The prefix must end before the first prediction we need: the last prompt token of the shortest prompt.
-    logits, _, prefix_len = suffix_logits(model, seqs, pad_id, device, max_prefix=min(len(p) for p in prompts) - 1)
-    # Only the positions that predict response tokens: a [N, V] slice, not [B, W, V].
-    rows = torch.cat([torch.full((len(r),), i, dtype=torch.long) for i, r in enumerate(responses)]).to(logits.device)
-    cols = torch.cat([torch.arange(len(p) - 1, len(p) + len(r) - 1) for p, r in zip(prompts, responses, strict=True)])
-    cols = (cols - prefix_len).to(logits.device)
-    targets = torch.tensor([t for r in responses for t in r], dtype=torch.long, device=logits.device)
-    logprobs = torch.log_softmax(logits[rows, cols].float() / temperature, dim=-1)
+    logprobs = response_log_softmax(model, prompts, responses, pad_id, device, temperature)
+    targets = torch.tensor([t for r in responses for t in r], dtype=torch.long, device=logprobs.device)
     picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     sizes = [len(r) for r in responses]
     entropies = None

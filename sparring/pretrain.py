@@ -7,8 +7,19 @@ No model can be downloaded here, so sparring makes its own starting point:
    legal move in the clean answer format, plus a few invalid answers (an
    illegal move, or a move with no ``\\boxed{}``) so the format is not perfect;
 2. a byte-level BPE tokenizer trained on that corpus, with a ChatML chat template;
-3. a small ``LlamaForCausalLM`` trained on the answers (loss on the assistant
-   tokens, plus a weighted loss on the observation text) for a fixed number of steps.
+3. a small ``LlamaForCausalLM`` trained for a fixed number of steps on the
+   answers and, with a smaller weight, on the observation text.
+
+One measured lesson shapes step 3. Trained on one sampled legal move per
+turn, the model never learned to read the board: after 2,000 steps its
+distribution over tic-tac-toe cells was the same whatever the position
+(legal-move rate 60%, the share of empty cells), because the benefit of
+conditioning is small next to the noise of a single random target. Where the
+legal moves differ in one answer token (a cell, ``bet`` / ``check``), the
+target at that token is therefore the whole uniform distribution over the
+legal moves -- the expected gradient of the random-legal player, without its
+noise. With a deterministic target the same model learned to condition within
+100 steps, which ruled out a bug in the training path.
 
 The result loads with plain ``AutoModelForCausalLM.from_pretrained``. It plays
 roughly like a random legal player, which is the point: self-play must then
@@ -30,7 +41,7 @@ import torch
 from sparring.device import autocast, autocast_dtype
 from sparring.games import make_game
 from sparring.players.random_player import moves_for
-from sparring.prefix import token_logprobs
+from sparring.prefix import response_log_softmax
 from sparring.prompts import PromptConfig, format_answer, render_messages
 
 CHAT_TEMPLATE = (
@@ -78,7 +89,7 @@ class PretrainConfig:
     batch_size: int = 32
     lr: float = 2e-3
     warmup_steps: int = 100
-    steps: int = 2000
+    steps: int = 2400
     """Optimizer steps (a fixed count, so the same seed gives the same model on any machine)."""
     minutes: float = 30.0
     """Safety cap on training time; the bundled model finished its steps well within it."""
@@ -86,11 +97,21 @@ class PretrainConfig:
     seed: int = 0
 
 
-def corpus(config: PretrainConfig, prompt: PromptConfig | None = None) -> list[tuple[list[dict[str, str]], str]]:
-    """(messages, answer) pairs from random play of every game in ``config.mix``."""
+@dataclass
+class Sample:
+    """One corpus turn: what the model reads, the answer it is trained on, and the equally good answers."""
+
+    messages: list[dict[str, str]]
+    answer: str
+    alternatives: list[str] = field(default_factory=list)
+    """Every clean answer a random legal player could give here (empty for free text and invalid answers)."""
+
+
+def corpus(config: PretrainConfig, prompt: PromptConfig | None = None) -> list[Sample]:
+    """Turns from random play of every game in ``config.mix``."""
     prompt = prompt or PromptConfig()
     rng = random.Random(config.seed)
-    samples: list[tuple[list[dict[str, str]], str]] = []
+    samples: list[Sample] = []
     for name, count in config.mix.items():
         game = make_game(name)
         seen_moves: set[str] = set()
@@ -103,10 +124,13 @@ def corpus(config: PretrainConfig, prompt: PromptConfig | None = None) -> list[t
                 moves = moves_for(state)
                 seen_moves.update(moves)
                 move = rng.choice(moves)
-                answer = format_answer(move, prompt.answer_format)
+                messages = render_messages(game, state, player, prompt)
                 if rng.random() < config.invalid_rate:
-                    answer = invalid_answer(rng, move, moves, seen_moves, prompt)
-                samples.append((render_messages(game, state, player, prompt), answer))
+                    samples.append(Sample(messages, invalid_answer(rng, move, moves, seen_moves, prompt)))
+                else:
+                    listed = state.legal_actions() is not None
+                    alternatives = [format_answer(m, prompt.answer_format) for m in moves] if listed else []
+                    samples.append(Sample(messages, format_answer(move, prompt.answer_format), alternatives))
                 made += 1
                 state.apply(move)
     rng.shuffle(samples)
@@ -167,30 +191,60 @@ def make_model(tokenizer: Any, config: PretrainConfig) -> Any:
     )
 
 
-def encode_samples(tokenizer: Any, samples: list[tuple[list[dict[str, str]], str]]) -> list[tuple[list[int], list[int], int]]:
-    """(prompt ids, answer ids + end-of-turn, length of the system part) per sample.
+@dataclass
+class Encoded:
+    prompt: list[int]
+    answer: list[int]
+    """Answer ids plus end-of-turn, tokenized alone exactly as generation produces them."""
+    system_len: int
+    """Tokens of the system part (the rules): the same for every turn of a game, so never a target."""
+    soft: tuple[int, list[int]] | None = None
+    """(position in the answer, token ids): the uniform target over the legal moves at the one token where they differ."""
 
-    Answers are tokenized alone, exactly as generation produces them. The
-    system part (the rules) is the same for every turn of a game; the
-    observation after it is what the model should learn to read.
-    """
-    prompts = tokenizer([chatml(m) for m, _ in samples], add_special_tokens=False)["input_ids"]
-    answers = tokenizer([a for _, a in samples], add_special_tokens=False)["input_ids"]
+
+def soft_target(alternatives: list[list[int]]) -> tuple[int, list[int]] | None:
+    """Where equally long answers differ in exactly one token, that position and the tokens there."""
+    if len(alternatives) < 2 or len({len(a) for a in alternatives}) != 1:
+        return None
+    differ = [k for k in range(len(alternatives[0])) if len({a[k] for a in alternatives}) > 1]
+    if len(differ) != 1:
+        return None
+    return differ[0], sorted({a[differ[0]] for a in alternatives})
+
+
+def encode_samples(tokenizer: Any, samples: list[Sample]) -> list[Encoded]:
+    prompts = tokenizer([chatml(s.messages) for s in samples], add_special_tokens=False)["input_ids"]
+    answers = tokenizer([s.answer for s in samples], add_special_tokens=False)["input_ids"]
+    options = sorted({a for s in samples for a in s.alternatives})
+    option_ids = dict(zip(options, tokenizer(options, add_special_tokens=False)["input_ids"], strict=True)) if options else {}
     systems: dict[str, int] = {}
-    for m, _ in samples:
-        key = m[0]["content"]
+    for s in samples:
+        key = s.messages[0]["content"]
         if key not in systems:
-            systems[key] = len(tokenizer.encode(chatml(m[:1], add_generation_prompt=False), add_special_tokens=False))
-    rows = zip(prompts, answers, samples, strict=True)
-    return [(p, a + [tokenizer.eos_token_id], systems[m[0]["content"]]) for p, a, (m, _) in rows]
+            systems[key] = len(tokenizer.encode(chatml(s.messages[:1], add_generation_prompt=False), add_special_tokens=False))
+    eos = tokenizer.eos_token_id
+    return [
+        Encoded(p, a + [eos], systems[s.messages[0]["content"]], soft_target([option_ids[x] for x in s.alternatives]))
+        for p, a, s in zip(prompts, answers, samples, strict=True)
+    ]
 
 
-def batches(
-    encoded: list[tuple[list[int], list[int]]], groups: list[str], batch_size: int, rng: random.Random
-) -> list[list[int]]:
+def sample_loss(logprobs: torch.Tensor, sample: Encoded, weight: float) -> torch.Tensor:
+    """Loss of one sample from its log-prob rows over the observation + answer tokens ([T, V])."""
+    obs_len = len(sample.prompt) - sample.system_len
+    targets = torch.tensor(sample.prompt[sample.system_len :] + sample.answer)
+    picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    answer = picked[obs_len:].clone()
+    if sample.soft is not None:
+        pos, tokens = sample.soft
+        answer[pos] = logprobs[obs_len + pos, tokens].mean()
+    return -answer.sum() - weight * picked[:obs_len].mean()
+
+
+def batches(encoded: list[Encoded], groups: list[str], batch_size: int, rng: random.Random) -> list[list[int]]:
     """Index batches from one game each (so the rules prefix is computed once per batch,
     see ``sparring.prefix``) and of similar length, in random order."""
-    order = sorted(range(len(encoded)), key=lambda i: (groups[i], len(encoded[i][0]) + len(encoded[i][1]) + rng.random()))
+    order = sorted(range(len(encoded)), key=lambda i: (groups[i], len(encoded[i].prompt) + len(encoded[i].answer) + rng.random()))
     chunks: list[list[int]] = []
     for i in order:
         if chunks and len(chunks[-1]) < batch_size and groups[chunks[-1][0]] == groups[i]:
@@ -208,11 +262,11 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     samples = corpus(config)
-    tokenizer = train_tokenizer([chatml(m) + a for m, a in samples], config.vocab_size)
+    tokenizer = train_tokenizer([chatml(s.messages) + s.answer for s in samples], config.vocab_size)
     encoded = encode_samples(tokenizer, samples)
     model = make_model(tokenizer, config)
     rng = random.Random(config.seed)
-    groups = [m[0]["content"] for m, _ in samples]
+    groups = [s.messages[0]["content"] for s in samples]
     plan = [b for _ in range(config.epochs) for b in batches(encoded, groups, config.batch_size, rng)][: config.steps]
     dtype = autocast_dtype("cpu")
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01, betas=(0.9, 0.95))
@@ -232,13 +286,15 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
                 group["lr"] = lr
             # Loss on the answer, plus (weighted) on the observation text after the rules: predicting
             # the board and its legal-move line is what teaches a tiny model which moves are legal.
-            heads = [encoded[i][0][: encoded[i][2]] for i in idx]
-            tails = [encoded[i][0][encoded[i][2] :] + encoded[i][1] for i in idx]
+            batch = [encoded[i] for i in idx]
+            heads = [e.prompt[: e.system_len] for e in batch]
+            tails = [e.prompt[e.system_len :] + e.answer for e in batch]
             with autocast("cpu", dtype):
-                rows, _ = token_logprobs(model, heads, tails, tokenizer.pad_token_id, torch.device("cpu"))
-            answer = torch.cat([r[-len(encoded[i][1]) :] for r, i in zip(rows, idx, strict=True)])
-            observation = torch.cat([r[: -len(encoded[i][1])] for r, i in zip(rows, idx, strict=True)])
-            loss = -answer.mean() - config.observation_loss_weight * observation.mean()
+                rows = response_log_softmax(model, heads, tails, tokenizer.pad_token_id, torch.device("cpu"))
+            per_sample = rows.split([len(t) for t in tails])
+            loss = sum(sample_loss(r, e, config.observation_loss_weight) for r, e in zip(per_sample, batch, strict=True)) / len(
+                batch
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -248,11 +304,13 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
                 recent = sum(losses[-50:]) / len(losses[-50:])
                 bar.update(task, completed=step, info=f"step {step} loss {recent:.3f} lr {lr:.1e}")
                 if progress and not bar.console.is_terminal and step % 200 == 0:  # logs get a line now and then
-                    print(f"pretrain step {step}/{len(plan)} loss {recent:.3f} ({time.perf_counter() - train_start:.0f}s)", flush=True)
+                    seconds = time.perf_counter() - train_start
+                    print(f"pretrain step {step}/{len(plan)} loss {recent:.3f} ({seconds:.0f}s)", flush=True)
     info = {
         "config": asdict(config),
         "corpus_turns": len(samples),
-        "corpus_tokens": sum(len(p) + len(a) for p, a, _ in encoded),
+        "corpus_tokens": sum(len(e.prompt) + len(e.answer) for e in encoded),
+        "soft_targets": sum(e.soft is not None for e in encoded),
         "parameters": sum(p.numel() for p in model.parameters()),
         "steps": len(losses),
         "final_loss": sum(losses[-100:]) / max(1, len(losses[-100:])),

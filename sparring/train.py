@@ -35,19 +35,23 @@ from sparring.advantages import RoleBaselines, drop_zero_advantage, estimate
 from sparring.checkpoint import RunDir, load_rng_state, prepare_resume, save_checkpoint, save_rng_state
 from sparring.config import TrainConfig, dump_config, validate
 from sparring.device import autocast_dtype
+from sparring.distributed.ddp import data_parallel, follow
+from sparring.distributed.dispatch import generated_tokens, rollout, shutdown
 from sparring.engines import resolve_model_path
 from sparring.engines.base import SamplingParams
 from sparring.engines.hf import HFEngine
+from sparring.engines.vllm import VLLMEngine, sync_weights, vllm_engine_for, while_learning
 from sparring.errors import UserError
 from sparring.evaluate.suite import before_after_table, default_opponents, evaluate_game
 from sparring.games import make_game
 from sparring.league import League, StepPlan
 from sparring.learner import Learner, frozen_copy
+from sparring.lora import ADAPTER_DIR, base_model_pointer, is_lora, load_adapter, save_adapter, save_model_dir, wrap
 from sparring.players.lm import LMPlayer
 from sparring.prompts import PromptConfig
 from sparring.replays import replay_record, write_replays
 from sparring.report import refresh_report
-from sparring.rollout import GameRecord, play_tables
+from sparring.rollout import GameRecord
 from sparring.samples import TurnSample, turn_samples
 from sparring.tracking import Trackers
 
@@ -60,7 +64,7 @@ class Trainer:
     run: RunDir
     model: Any
     tokenizer: Any
-    engine: HFEngine
+    engine: HFEngine | VLLMEngine
     policy: LMPlayer
     learner: Learner
     baselines: RoleBaselines
@@ -70,6 +74,8 @@ class Trainer:
     elapsed: float = 0.0
     """Training seconds before this process (restored on resume)."""
     last_eval: dict[str, float] = field(default_factory=dict)
+    workers: Any = None
+    """Ray rollout workers (``distributed.backend: ray``), started by the first rollout."""
 
 
 def step_seed(seed: int, step: int, salt: str) -> int:
@@ -91,16 +97,20 @@ def load_model(config: TrainConfig) -> tuple[Any, Any]:
 def build(config: TrainConfig, run: RunDir) -> Trainer:
     torch.manual_seed(config.seed)
     model, tokenizer = load_model(config)
+    if config.model.lora is not None:  # train adapters only; the engine below shares the adapted module
+        model = wrap(model, config.model.lora)
     device = config.model.device
     precision = autocast_dtype(device, config.model.precision)
     engine = HFEngine(model, tokenizer, device=device, autocast=config.model.precision)
+    if config.engine.kind == "vllm":  # vLLM holds its own weights copy; the HF engine stays as its scorer at T != 1
+        engine = vllm_engine_for(config, tokenizer, scorer=engine)
     prompt = PromptConfig(answer_format=config.prompt.answer_format, system=config.prompt.system)
     sampling = SamplingParams(
         temperature=config.sampling.temperature, top_p=config.sampling.top_p, max_new_tokens=config.sampling.max_new_tokens
     )
     policy = LMPlayer(engine, None, prompt, sampling, name="policy")
     games = [(g.name, make_game(g.name), g.weight) for g in config.games]
-    reference = frozen_copy(model) if config.learner.kl_coef > 0 else None
+    reference = frozen_copy(model) if config.learner.kl_coef > 0 and not is_lora(model) else None  # LoRA: base = reference
     learner = Learner(
         model,
         engine.pad_id,
@@ -110,6 +120,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
         device,
         precision,
         reference,
+        parallel=data_parallel(device),  # None unless launched as N processes (accelerate launch / torchrun)
     )
 
     def load_opponent(path: str) -> LMPlayer:
@@ -134,11 +145,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     # 1. deal
     plan = t.league.plan(t.step, cfg.rollout.games_per_step)
     # 2. play (all seats of the policy answer in one batched call per tick)
-    t.engine.rng.manual_seed(step_seed(cfg.seed, t.step, "sample"))
-    tokens_before = t.engine.stats.generated_tokens
-    records = play_tables(
-        plan.tables, max_turns=cfg.rollout.max_turns, forfeit=(cfg.rollout.invalid_penalty, cfg.rollout.invalid_opponent_reward)
-    )
+    records = rollout(t, plan)  # in this process, or on Ray rollout workers (distributed.backend)
     rollout_seconds = time.perf_counter() - started
     # 3. score: every decision of a learning seat, with its return
     samples = turn_samples(records, lambda i, _: plan.learner_seats[i], gamma=cfg.rollout.gamma)
@@ -147,9 +154,10 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     options = {"grpo": {"normalize_std": adv.grpo_normalize_std}, "mars": {"format_bonus": adv.mars_format_bonus}}
     estimate(adv.estimator, samples, t.baselines, **options.get(adv.estimator, {}))
     trained = drop_zero_advantage(samples) if adv.drop_zero else samples
-    # 5. learn (the engine generates from the same module, so it already has the new weights)
+    # 5. learn (an HFEngine shares the module; a vLLM engine sleeps meanwhile, then loads the new weights)
     learn_started = time.perf_counter()
-    metrics = t.learner.step(trained)
+    with while_learning(t.engine, t.model):
+        metrics = t.learner.step(trained)
     learn_seconds = time.perf_counter() - learn_started
     # 6. league
     t.league.record(plan, records)
@@ -157,7 +165,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     if cfg.reference.update_every and t.step % cfg.reference.update_every == 0:
         t.learner.move_reference_to_policy()
     if cfg.opponent.kind == "pool" and t.step % cfg.opponent.snapshot_every == 0:
-        t.league.add_snapshot(t.step, lambda d: (t.model.save_pretrained(d), t.tokenizer.save_pretrained(d)))
+        t.league.add_snapshot(t.step, lambda d: save_model_dir(t.model, t.tokenizer, d))
     seconds = time.perf_counter() - started
     metrics.update(rollout_metrics(records, plan.learner_seats, samples, trained))
     metrics.update(
@@ -166,7 +174,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
             "time/rollout_seconds": rollout_seconds,
             "time/learn_seconds": learn_seconds,
             "speed/games_per_s": len(records) / rollout_seconds,
-            "speed/tokens_per_s": (t.engine.stats.generated_tokens - tokens_before) / rollout_seconds,
+            "speed/tokens_per_s": generated_tokens(records) / rollout_seconds,
         }
     )
     metrics.update({f"baseline/{k}": v for k, v in t.baselines.state_dict().items()})
@@ -217,8 +225,11 @@ def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> di
 
 def save(t: Trainer) -> Path:
     def write(directory: Path) -> None:
-        t.model.save_pretrained(directory / "model", safe_serialization=True)
-        t.tokenizer.save_pretrained(directory / "model")
+        if is_lora(t.model):  # the adapter only; state.json names the base model
+            save_adapter(t.model, t.tokenizer, directory / ADAPTER_DIR)
+        else:
+            t.model.save_pretrained(directory / "model", safe_serialization=True)
+            t.tokenizer.save_pretrained(directory / "model")
         torch.save(t.learner.state_dict(), directory / "learner.pt")
         torch.save({"global": save_rng_state(), "engine": t.engine.rng.get_state()}, directory / "rng.pt")
         state = {
@@ -228,6 +239,8 @@ def save(t: Trainer) -> Path:
             "league": t.league.state_dict(),
             "last_eval": t.last_eval,
         }
+        if is_lora(t.model):
+            state["base_model"] = base_model_pointer(t.config.model.path)
         (directory / "state.json").write_text(json.dumps(state, indent=2))
 
     pool_steps = {e.step for e in t.league.pool}
@@ -237,8 +250,12 @@ def save(t: Trainer) -> Path:
 def restore(t: Trainer, path: Path) -> None:
     from safetensors.torch import load_file
 
-    weights = {k: v for f in sorted((path / "model").glob("*.safetensors")) for k, v in load_file(f).items()}
-    t.model.load_state_dict(weights, strict=False)
+    if (path / ADAPTER_DIR).is_dir():
+        load_adapter(t.model, path / ADAPTER_DIR)
+    else:
+        weights = {k: v for f in sorted((path / "model").glob("*.safetensors")) for k, v in load_file(f).items()}
+        t.model.load_state_dict(weights, strict=False)
+    sync_weights(t.engine, t.model)
     t.learner.load_state_dict(torch.load(path / "learner.pt", weights_only=False))
     rng = torch.load(path / "rng.pt", weights_only=False)
     load_rng_state(rng["global"])
@@ -289,6 +306,12 @@ def train(
     config: TrainConfig, run_dir: Path, resume: bool = False, console: Console | None = None, max_steps: int | None = None
 ) -> Trainer:
     """Run (or resume) training in ``run_dir``; returns the trainer after the last step."""
+    parallel = data_parallel(config.model.device)
+    if parallel is not None and not parallel.is_main:  # a learning-only rank: rank 0 runs the loop and leads
+        t = build(parallel.follower_config(config), RunDir(run_dir))
+        follow(t.learner)
+        shutdown(t)
+        return t
     console = console or Console(highlight=False)
     run = RunDir(run_dir)
     if resume:
@@ -334,6 +357,8 @@ def train(
         refresh_report(run.path, console)
         trackers.close()
         raise UserError(f"interrupted at step {t.step}; continue with: sparring train --resume {run.path}") from None
+    finally:
+        shutdown(t)  # Ray workers, other learner ranks
     refresh_report(run.path, console)
     trackers.close()
     first = next((m for m in run.read_metrics() if m["step"] == 0), None)

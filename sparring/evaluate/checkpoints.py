@@ -95,18 +95,37 @@ def load_run(run_dir: Path) -> TrainConfig:
     return load_run_config(run_dir)
 
 
+def checkpoint_model_dir(ckpt: Path) -> Path:
+    """The HF model directory of a checkpoint: ``model/``, or for a LoRA run the base merged with
+    ``adapter/`` (merged once into the run's ``.cache/`` so the checkpoint itself is never touched)."""
+    if (ckpt / "model" / "config.json").is_file() or not (ckpt / "adapter").is_dir():
+        return ckpt / "model"
+    from sparring.lora import merge_checkpoint
+
+    cache = ckpt.parent.parent / ".cache" / f"merged-{ckpt.name}"
+    if not (cache / "config.json").is_file():
+        import shutil
+
+        shutil.rmtree(cache, ignore_errors=True)
+        tmp = cache.with_name(cache.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        merge_checkpoint(ckpt, tmp)
+        tmp.rename(cache)
+    return cache
+
+
 def resolve_target(target: str, warn: Warn = no_warnings) -> Target:
     """Decide whether ``target`` is a run, a checkpoint or a model directory (see the module notes)."""
     path = Path(target).expanduser()
     if (path / "config.yaml").is_file():
         config = load_run(path)
         step, ckpt = latest_intact(RunDir(path), warn)
-        return Target(ckpt / "model", path, step, ckpt, config)
+        return Target(checkpoint_model_dir(ckpt), path, step, ckpt, config)
     run_dir = path.parent.parent
     step_dir = re.fullmatch(r"step-(\d+)", path.name)
     if step_dir and path.parent.name == "checkpoints" and (run_dir / "config.yaml").is_file():
         verify_checkpoint(path)
-        return Target(path / "model", run_dir, int(step_dir.group(1)), path, load_run(run_dir))
+        return Target(checkpoint_model_dir(path), run_dir, int(step_dir.group(1)), path, load_run(run_dir))
     if target == "bundled" or (path / "config.json").is_file():
         return Target(resolve_model_path(target))
     if (path / "model" / "config.json").is_file():  # a checkpoint copied out of its run: a model, no config

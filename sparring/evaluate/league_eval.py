@@ -29,6 +29,7 @@ from sparring.errors import UserError
 from sparring.evaluate.checkpoints import (
     Target,
     Warn,
+    checkpoint_model_dir,
     intact_checkpoints,
     load_engine,
     load_run,
@@ -148,7 +149,7 @@ def run_league(
             raise UserError(f"player {player.name!r} is listed twice")
         table[player.name] = player
     for step, path in checkpoints:
-        engine = load_engine(Target(path / "model", Path(run_dir), step, path, config), device)
+        engine = load_engine(Target(checkpoint_model_dir(path), Path(run_dir), step, path, config), device)
         engine.rng.manual_seed(seed + step)
         table[f"step-{step}"] = LMPlayer(engine, g, prompt, sampling, name=f"step-{step}")
     outcomes, records = round_robin(g, table, num_games, LEAGUE_SEED + seed, config.rollout.max_turns, progress)
