@@ -150,6 +150,9 @@ class LearnerSection(Section):
     lr: float = Field(3e-4, gt=0)
     """AdamW learning rate (SPIRAL uses 1e-6 for a 4B model; tiny models need far more)."""
     betas: tuple[float, float] = (0.9, 0.95)
+    adam_eps: float = Field(1e-8, gt=0)
+    """AdamW's epsilon. Where a gradient is near it, an update is about lr * sign(g): tiny float
+    differences (e.g. summing shards in another order) can then flip a step."""
     weight_decay: float = Field(0.0, ge=0)
     epochs: int = Field(1, ge=1)
     """Passes over each step's samples, one optimizer step per pass (SPIRAL: 2)."""

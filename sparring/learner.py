@@ -65,7 +65,9 @@ class Learner:
         if reference is None and config.kl_coef > 0 and self.adapter_reference is None:
             self.reference = frozen_copy(model)
         trainable = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(trainable, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            trainable, lr=config.lr, betas=config.betas, eps=config.adam_eps, weight_decay=config.weight_decay
+        )
         warmup = config.warmup_steps
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
