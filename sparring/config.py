@@ -115,6 +115,9 @@ class RolloutSection(Section):
     """Return of a seat whose move is unparsable or illegal; the game ends (SPIRAL: -1.5)."""
     invalid_opponent_reward: float = 0.5
     """Return of the other seats when a game ends on an invalid move (SPIRAL: +0.5)."""
+    invalid_credit: Literal["game", "turn"] = "game"
+    """Who pays for an invalid move: ``game`` (SPIRAL) gives the forfeit scores to every turn of both seats;
+    ``turn`` charges the offending turn alone and gives the game's other turns 0."""
     gamma: float = Field(1.0, gt=0, le=1)
     """Per-turn discount of the game return over a seat's own turns (SPIRAL: 1, every turn gets the return)."""
 

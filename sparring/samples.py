@@ -44,6 +44,7 @@ def turn_samples(
     records: list[GameRecord],
     learner_seats: Callable[[int, GameRecord], list[int]],
     gamma: float = 1.0,
+    invalid_credit: str = "game",
 ) -> list[TurnSample]:
     """Every decision made by a learning seat, with its reward.
 
@@ -53,13 +54,23 @@ def turn_samples(
     ``R * gamma ** (n - 1 - k)`` where R is the seat's return for the game
     (its forfeit score after an invalid move). Turns with no token ids (a
     bot's turns) are never samples.
+
+    ``invalid_credit="turn"`` charges a game that ended on an invalid move to
+    the offending turn alone: it keeps the offender's penalty and every other
+    turn of that game, both seats', gets 0 -- the moves before the mistake
+    were not what lost, and the opponent did nothing to earn the forfeit.
+    SPIRAL's rule (``"game"``) gives the forfeit scores to every turn.
     """
     samples: list[TurnSample] = []
     for game_id, record in enumerate(records):
         for seat in learner_seats(game_id, record):
             turns = [t for t in record.turns if t.seat == seat and "response_ids" in t.info]
             n = len(turns)
+            forfeit_by_turn = invalid_credit == "turn" and record.invalid_seat is not None
             for k, t in enumerate(turns):
+                reward = record.returns[seat] * gamma ** (n - 1 - k)
+                if forfeit_by_turn:
+                    reward = record.returns[seat] if (seat == record.invalid_seat and k == n - 1) else 0.0
                 samples.append(
                     TurnSample(
                         game=record.game,
@@ -69,7 +80,7 @@ def turn_samples(
                         prompt_ids=t.info["prompt_ids"],
                         response_ids=t.info["response_ids"],
                         response_logprobs=t.info["logprobs"],
-                        reward=record.returns[seat] * gamma ** (n - 1 - k),
+                        reward=reward,
                         game_id=game_id,
                         last_turn=k == n - 1,
                         info={

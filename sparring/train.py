@@ -148,7 +148,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     records = rollout(t, plan)  # in this process, or on Ray rollout workers (distributed.backend)
     rollout_seconds = time.perf_counter() - started
     # 3. score: every decision of a learning seat, with its return
-    samples = turn_samples(records, lambda i, _: plan.learner_seats[i], gamma=cfg.rollout.gamma)
+    samples = turn_samples(records, lambda i, _: plan.learner_seats[i], cfg.rollout.gamma, cfg.rollout.invalid_credit)
     # 4. credit
     adv = cfg.advantage
     options = {"grpo": {"normalize_std": adv.grpo_normalize_std}, "mars": {"format_bonus": adv.mars_format_bonus}}

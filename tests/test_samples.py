@@ -1,0 +1,49 @@
+"""From game records to turn samples: who gets which reward."""
+
+from __future__ import annotations
+
+import pytest
+
+from sparring.rollout import GameRecord, Turn
+from sparring.samples import turn_samples
+
+
+def model_turn(seat: int, invalid: str | None = None) -> Turn:
+    return Turn(seat, "4", "\\boxed{4}", invalid, info={"prompt_ids": [1, 2], "response_ids": [3], "logprobs": [-0.5]})
+
+
+def record(returns, seats, invalid_seat=None, bot_seat=None) -> GameRecord:
+    turns = [Turn(s, "0", "0") if s == bot_seat else model_turn(s) for s in seats]
+    return GameRecord("tic_tac_toe", 0, [0, 1], returns, turns, len(turns), invalid_seat)
+
+
+def rewards(samples, seat):
+    return [s.reward for s in samples if s.seat == seat]
+
+
+def test_every_turn_of_a_seat_gets_its_return_discounted_by_turns_to_come():
+    rec = record([1.0, -1.0], [0, 1, 0, 1, 0])
+    samples = turn_samples([rec], lambda i, r: [0, 1], gamma=0.5)
+    assert rewards(samples, 0) == [0.25, 0.5, 1.0]
+    assert rewards(samples, 1) == [-0.5, -1.0]
+    assert [s.last_turn for s in samples if s.seat == 0] == [False, False, True]
+    assert [s.turn for s in samples if s.seat == 0] == [0, 1, 2]
+
+
+def test_bot_turns_and_other_seats_are_not_samples():
+    rec = record([-1.0, 1.0], [0, 1, 0, 1], bot_seat=1)
+    samples = turn_samples([rec], lambda i, r: [0, 1])
+    assert {s.seat for s in samples} == {0} and len(samples) == 2
+
+
+def test_invalid_move_charges_the_whole_game_by_default_and_the_turn_when_asked():
+    rec = record([-1.5, 0.5], [0, 1, 0], invalid_seat=0)
+    game = turn_samples([rec], lambda i, r: [0, 1])
+    assert rewards(game, 0) == [-1.5, -1.5] and rewards(game, 1) == [0.5]
+    turn = turn_samples([rec], lambda i, r: [0, 1], invalid_credit="turn")
+    assert rewards(turn, 0) == [0.0, -1.5] and rewards(turn, 1) == [0.0]
+
+
+def test_turn_credit_leaves_games_without_invalid_moves_alone():
+    rec = record([1.0, -1.0], [0, 1, 0])
+    assert [s.reward for s in turn_samples([rec], lambda i, r: [0, 1], invalid_credit="turn")] == pytest.approx([1.0, 1.0, -1.0])
