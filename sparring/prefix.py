@@ -12,8 +12,11 @@ cuts the work of a tic-tac-toe learner step by about 2.5x.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 
 def cache_kwargs(model: torch.nn.Module, cache: DynamicCache) -> dict[str, DynamicCache]:
@@ -49,11 +52,69 @@ def common_prefix_len(seqs: list[list[int]]) -> int:
     return max(n, 0)
 
 
-def expanded_prefix_cache(model: torch.nn.Module, prefix: list[int], batch: int, device: torch.device) -> DynamicCache:
-    """A cache holding ``prefix`` for ``batch`` rows, computed once (gradients flow if enabled)."""
+class _ReservedLayer(DynamicLayer):
+    """A cache layer that writes into a buffer allocated once, for token-by-token decoding.
+
+    transformers' ``DynamicLayer`` appends by ``torch.cat``, copying the whole
+    cache at every generated token; at batch 64 on a CPU that copy was 55% of
+    decoding time. This layer reserves ``capacity`` positions up front (it
+    still grows, by doubling, if asked for more) and hands attention a view of
+    the filled part. Inference only: the in-place writes would corrupt
+    tensors that autograd saved.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.length = 0
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        end = self.length + key_states.shape[-2]
+        if not self.is_initialized:
+            self.device = key_states.device
+            batch, heads, _, dim = key_states.shape
+            size = (batch, heads, max(self.capacity, end), dim)
+            self._k = key_states.new_empty(size)
+            self._v = value_states.new_empty(size)
+            self.is_initialized = True
+        elif end > self._k.shape[-2]:
+            grow = max(end, 2 * self._k.shape[-2]) - self._k.shape[-2]
+            self._k = torch.cat([self._k, self._k.new_empty(*self._k.shape[:2], grow, self._k.shape[-1])], dim=-2)
+            self._v = torch.cat([self._v, self._v.new_empty(*self._v.shape[:2], grow, self._v.shape[-1])], dim=-2)
+        self._k[:, :, self.length : end] = key_states  # broadcasts a batch-1 prefix to every row
+        self._v[:, :, self.length : end] = value_states
+        self.length = end
+        self.keys, self.values = self._k[:, :, :end], self._v[:, :, :end]
+        return self.keys, self.values
+
+
+def decoding_cache(model: torch.nn.Module, capacity: int) -> DynamicCache:
+    """An empty cache for generation that reserves ``capacity`` positions per layer.
+
+    Falls back to a plain ``DynamicCache`` where the model has layer kinds
+    other than full attention (sliding windows, ...), which keep their own logic.
+    """
+    cache = DynamicCache(config=model.config)
+    layers = getattr(cache, "layers", None)
+    if layers and all(type(layer) is DynamicLayer for layer in layers):
+        cache.layers = [_ReservedLayer(capacity) for _ in layers]
+    return cache
+
+
+def expanded_prefix_cache(
+    model: torch.nn.Module, prefix: list[int], batch: int, device: torch.device, capacity: int | None = None
+) -> DynamicCache:
+    """A cache holding ``prefix`` for ``batch`` rows, computed once (gradients flow if enabled).
+
+    With ``capacity`` (inference only) the cache reserves that many positions
+    for the tokens to come (see ``decoding_cache``); without, the rows are
+    views of one copy of the prefix.
+    """
     out = model(input_ids=torch.tensor([prefix], device=device), use_cache=True)
     single = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
-    cache = DynamicCache(config=model.config)
+    cache = decoding_cache(model, capacity) if capacity is not None else DynamicCache(config=model.config)
     for layer_idx, layer in enumerate(single.layers):
         cache.update(layer.keys.expand(batch, -1, -1, -1), layer.values.expand(batch, -1, -1, -1), layer_idx)
     return cache

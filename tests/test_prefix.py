@@ -69,3 +69,28 @@ def test_gradients_through_shared_prefix_equal_plain(tiny_model):
     torch.cat(full_logprobs(tiny_model, prompts, responses)).sum().backward()
     for a, p in zip(shared_grads, tiny_model.parameters(), strict=True):
         assert torch.allclose(a, p.grad, atol=1e-5, rtol=1e-4)
+
+
+def test_reserved_decoding_cache_gives_the_logits_of_a_plain_cache_even_when_it_must_grow(tiny_model):
+    from transformers import DynamicCache
+
+    from sparring.prefix import cache_kwargs, decoding_cache
+
+    tokens = sequences()[1]  # 29 tokens: a 20-token prompt, then nine decoded one at a time
+
+    def run(cache) -> torch.Tensor:
+        logits = [
+            tiny_model(input_ids=torch.tensor([tokens[:20]]), use_cache=True, **cache_kwargs(tiny_model, cache)).logits[0, -1]
+        ]
+        for t in tokens[20:]:
+            step = tiny_model(input_ids=torch.tensor([[t]]), use_cache=True, **cache_kwargs(tiny_model, cache))
+            logits.append(step.logits[0, -1])
+        return torch.stack(logits)
+
+    with torch.inference_mode():
+        plain = run(DynamicCache(config=tiny_model.config))
+        reserved_cache = decoding_cache(tiny_model, capacity=24)  # too small: grows by doubling at token 25
+        reserved = run(reserved_cache)
+    assert type(reserved_cache.layers[0]).__name__ == "_ReservedLayer"
+    assert reserved_cache.layers[0].keys.shape[-2] == len(tokens)
+    assert torch.allclose(reserved, plain, atol=1e-5)

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from sparring.device import autocast, autocast_dtype
 from sparring.engines.base import EngineStats, Generation, SamplingParams
-from sparring.prefix import cache_kwargs, common_prefix_len, expanded_prefix_cache, token_logprobs
+from sparring.prefix import cache_kwargs, common_prefix_len, decoding_cache, expanded_prefix_cache, token_logprobs
 
 
 def end_token_ids(tokenizer: Any, model: Any | None = None) -> set[int]:
@@ -118,12 +118,13 @@ class HFEngine:
         shared = shared if shared >= 8 else 0
         ids, mask = self._left_pad([p[shared:] for p in prompts])
         positions = shared + (mask.cumsum(-1) - 1).clamp(min=0)
+        capacity = shared + ids.shape[1] + params.max_new_tokens
         if shared:
             with self._autocast():
-                cache = expanded_prefix_cache(self.model, prompts[0][:shared], n, self.device)
+                cache = expanded_prefix_cache(self.model, prompts[0][:shared], n, self.device, capacity=capacity)
             mask = torch.cat([torch.ones((n, shared), dtype=torch.long, device=self.device), mask], dim=1)
         else:
-            cache = DynamicCache(config=self.model.config)
+            cache = decoding_cache(self.model, capacity)
         stop_set = set(params.stop_token_ids) | (set() if params.ignore_eos else self.end_ids)
         stop_ids = torch.tensor(sorted(stop_set) or [-1], device=self.device)
         tokens: list[list[int]] = [[] for _ in range(n)]
