@@ -38,7 +38,13 @@ test-slow: install
 	$(PY) -m pytest -q -m slow
 
 lint: install
-	$(VENV)/bin/ruff check sparring tests benchmarks scripts
+	$(VENV)/bin/ruff check sparring tests benchmarks
+
+# The speed benchmarks (a few minutes); the learning benchmarks take 10-30
+# minutes each and are run one by one (README, "Learning benchmarks").
+bench: install
+	$(PY) benchmarks/generation_throughput.py
+	$(PY) benchmarks/rollout_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,13 +1,14 @@
-"""Ablation: RAE vs no baseline (REINFORCE) vs GRPO, same seed and budget, on Kuhn poker self-play.
+"""Ablation: RAE vs no baseline (REINFORCE) vs GRPO, same seed and budget, on one recipe's self-play.
 
 SPIRAL reports that without its role-conditioned baseline (RAE) training
-degrades. Three runs of ``spiral-kuhn`` differing only in
+degrades. Three runs of one recipe (``spiral-tictactoe`` unless ``--recipe``) differing only in
 ``advantage.estimator`` go side by side (one CPU thread each, at the same
-time); the table shows, at the end, exact exploitability, the invalid-move
-rate, the mean absolute advantage and win rates vs random and CFR.
+time); the table shows, at the end, exact exploitability (poker games), the
+invalid-move rate, the mean absolute advantage, and the win and non-loss
+rates against each evaluation opponent.
 Whatever the outcome is, it is reported.
 
-    .venv/bin/python benchmarks/ablation_advantages.py --minutes 10
+    .venv/bin/python benchmarks/ablation_advantages.py --minutes 10 [--recipe spiral-tictactoe]
 """
 
 from __future__ import annotations
@@ -20,10 +21,38 @@ from common import launch, machine, read_metrics, table, wait_all, write_json
 ESTIMATORS = ["rae", "reinforce", "grpo"]
 
 
+def summarize(estimator: str, metrics: list[dict]) -> tuple[dict, list[dict]]:
+    """The run's final evaluation and the means of its last 10 training steps, and its evaluation curve."""
+    evals = [m for m in metrics if any(k.startswith("eval/") for k in m)]
+    train = [m for m in metrics if "learner/loss" in m][-10:]
+    last = evals[-1]
+    game = next(k.split("/")[1] for k in last if k.startswith("eval/"))
+    row = {
+        "estimator": estimator,
+        "steps": last["step"],
+        "invalid": sum(m[f"train/{game}/invalid"] for m in train) / max(1, len(train)),
+        "advantage_abs": sum(m["train/advantage_abs"] for m in train) / max(1, len(train)),
+    }
+    curve = []
+    for m in evals:
+        point = {"step": m["step"]}
+        for key, value in m.items():
+            parts = key.split("/")  # eval/GAME/OPPONENT/win (per-seat keys have five parts)
+            if len(parts) == 4 and parts[0] == "eval" and parts[3] in ("win", "non_loss"):
+                point[f"{parts[3]} vs {parts[2]}"] = value
+        if f"eval/{game}/exploitability" in m:
+            point["exploitability"] = m[f"eval/{game}/exploitability"]
+        curve.append(point)
+    row.update({k: v for k, v in curve[-1].items() if k != "step"})
+    if "exploitability" in row:
+        row["best_exploitability"] = min(p["exploitability"] for p in curve if "exploitability" in p)
+    return row, curve
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--recipe", default="spiral-kuhn")
+    parser.add_argument("--recipe", default="spiral-tictactoe")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--root", default="benchmarks/runs/ablation_advantages")
     parser.add_argument("--set", action="append", default=[])
@@ -40,39 +69,14 @@ def main() -> None:
     wait_all(procs)
     rows, curves = [], {}
     for est in ESTIMATORS:
-        metrics = read_metrics(root / est)
-        evals = [m for m in metrics if any(k.endswith("/exploitability") for k in m)]
-        game = next(k.split("/")[1] for k in evals[-1] if k.endswith("/exploitability"))
-        train = [m for m in metrics if "learner/loss" in m]
-        last = evals[-1]
-        curves[est] = [{"step": m["step"], "exploitability": m[f"eval/{game}/exploitability"]} for m in evals]
-        rows.append(
-            {
-                "estimator": est,
-                "steps": last["step"],
-                "exploitability": last[f"eval/{game}/exploitability"],
-                "best_exploitability": min(c["exploitability"] for c in curves[est]),
-                "invalid": sum(m[f"train/{game}/invalid"] for m in train[-10:]) / max(1, len(train[-10:])),
-                "advantage_abs": sum(m["train/advantage_abs"] for m in train[-10:]) / max(1, len(train[-10:])),
-                "win_vs_random": last.get(f"eval/{game}/random/win"),
-                "win_vs_cfr": last.get(f"eval/{game}/cfr:iters=200/win"),
-            }
-        )
-    print(
-        table(
-            rows,
-            [
-                ("estimator", "estimator", "s"),
-                ("steps", "steps", "d"),
-                ("exploitability", "final exploitability", ".3f"),
-                ("best_exploitability", "best", ".3f"),
-                ("invalid", "invalid (last 10 steps)", ".3f"),
-                ("advantage_abs", "|A| (last 10)", ".3f"),
-                ("win_vs_random", "win vs random", ".2f"),
-                ("win_vs_cfr", "win vs cfr", ".2f"),
-            ],
-        )
-    )
+        row, curves[est] = summarize(est, read_metrics(root / est))
+        rows.append(row)
+    columns = [("estimator", "estimator", "s"), ("steps", "steps", "d")]
+    if any("exploitability" in r for r in rows):
+        columns += [("exploitability", "final exploitability", ".3f"), ("best_exploitability", "best", ".3f")]
+    columns += [("invalid", "invalid (last 10 steps)", ".3f"), ("advantage_abs", "|A| (last 10)", ".3f")]
+    columns += [(k, k, ".2f") for k in rows[0] if k.startswith(("win vs", "non_loss vs"))]
+    print(table(rows, columns))
     write_json(
         Path(args.out),
         {

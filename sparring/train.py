@@ -333,7 +333,7 @@ def train(
     try:
         if t.step == 0:
             trackers.log({"step": 0, **evaluate(t)})
-            console.print(summary_line(0, config.max_steps, t.last_eval))
+            console.print(summary_line(0, config.max_steps, t.last_eval), soft_wrap=True)
         while t.step < config.max_steps:
             metrics, plan, records, samples = train_step(t)
             t.elapsed = time.perf_counter() - started
@@ -343,7 +343,7 @@ def train(
                 metrics.update(evaluate(t))
             save_replays(t, plan, records, samples)
             trackers.log({"step": t.step, "time/elapsed": t.elapsed, **metrics})
-            console.print(summary_line(t.step, config.max_steps, metrics))
+            console.print(summary_line(t.step, config.max_steps, metrics), soft_wrap=True)
             if t.step % config.checkpoint.every == 0 or last:
                 save(t)
                 last_saved = t.step
