@@ -24,13 +24,27 @@ approx = pytest.approx
 
 
 def seat(
-    game: str, game_id: int, role: int, ret: float, n: int, invalid_last: bool = False, gamma: float = 1.0,
+    game: str,
+    game_id: int,
+    role: int,
+    ret: float,
+    n: int,
+    invalid_last: bool = False,
+    gamma: float = 1.0,
 ) -> list[TurnSample]:
     """The n turns of one seat in one game whose return is ``ret`` (turn k's reward is ret * gamma**(n-1-k), as rollout)."""
     return [
         TurnSample(
-            game=game, role=role, seat=role, turn=k, prompt_ids=[1], response_ids=[2], response_logprobs=[-0.1],
-            reward=ret * gamma ** (n - 1 - k), game_id=game_id, last_turn=k == n - 1,
+            game=game,
+            role=role,
+            seat=role,
+            turn=k,
+            prompt_ids=[1],
+            response_ids=[2],
+            response_logprobs=[-0.1],
+            reward=ret * gamma ** (n - 1 - k),
+            game_id=game_id,
+            last_turn=k == n - 1,
             info={"invalid": "illegal move" if invalid_last and k == n - 1 else None},
         )
         for k in range(n)
@@ -115,8 +129,8 @@ def test_rae_requires_a_baseline_store():
 
 def test_baseline_state_dict_round_trips_through_json():
     b = RoleBaselines()
-    b.update("tic_tac_toe", 0, 1.0)   # 0.05
-    b.update("kuhn_poker", 1, -2.0)   # -0.1
+    b.update("tic_tac_toe", 0, 1.0)  # 0.05
+    b.update("kuhn_poker", 1, -2.0)  # -0.1
     b.update("textarena/Nim", 1, 4.0)  # a game name with '/' in it: 0.2
     state = json.loads(json.dumps(b.state_dict()))
     assert state == approx({"tic_tac_toe/0": 0.05, "kuhn_poker/1": -0.1, "textarena/Nim/1": 0.2})
@@ -154,9 +168,13 @@ def test_grpo_normalizes_by_the_std_of_game_returns():
 
 
 def test_grpo_groups_by_game_and_role_and_a_lone_game_gets_zero():
-    batch = (seat("ttt", 0, 0, 1.0, 1) + seat("ttt", 1, 0, -1.0, 1)      # ttt role 0: mean 0 -> A = +1, -1
-             + seat("ttt", 0, 1, 0.5, 1) + seat("ttt", 1, 1, 0.5, 1)      # ttt role 1: mean 0.5 -> A = 0, 0
-             + seat("kuhn", 2, 0, 2.0, 2, gamma=0.5))                     # kuhn role 0: one game -> 0 (not 1 - 2)
+    batch = (
+        seat("ttt", 0, 0, 1.0, 1)
+        + seat("ttt", 1, 0, -1.0, 1)  # ttt role 0: mean 0 -> A = +1, -1
+        + seat("ttt", 0, 1, 0.5, 1)
+        + seat("ttt", 1, 1, 0.5, 1)  # ttt role 1: mean 0.5 -> A = 0, 0
+        + seat("kuhn", 2, 0, 2.0, 2, gamma=0.5)
+    )  # kuhn role 0: one game -> 0 (not 1 - 2)
     grpo(batch)
     assert advs(batch) == approx([1, -1, 0, 0, 0, 0])
 
@@ -172,10 +190,16 @@ def test_reinforce_uses_the_reward_itself():
 
 def mars_batch() -> list[TurnSample]:
     """Two tic-tac-toe games and two identical Kuhn hands."""
-    return (seat("ttt", 0, 0, 0.5, 2) + seat("ttt", 0, 1, -1.5, 2, invalid_last=True)   # seat 1 forfeits
-            + seat("ttt", 1, 0, 1.0, 3) + seat("ttt", 1, 1, -1.0, 2)
-            + seat("kuhn", 2, 0, 1.0, 1) + seat("kuhn", 2, 1, -1.0, 1)
-            + seat("kuhn", 3, 0, 1.0, 1) + seat("kuhn", 3, 1, -1.0, 1))
+    return (
+        seat("ttt", 0, 0, 0.5, 2)
+        + seat("ttt", 0, 1, -1.5, 2, invalid_last=True)  # seat 1 forfeits
+        + seat("ttt", 1, 0, 1.0, 3)
+        + seat("ttt", 1, 1, -1.0, 2)
+        + seat("kuhn", 2, 0, 1.0, 1)
+        + seat("kuhn", 2, 1, -1.0, 1)
+        + seat("kuhn", 3, 0, 1.0, 1)
+        + seat("kuhn", 3, 1, -1.0, 1)
+    )
 
 
 def test_mars_pipeline_by_hand_without_whitening():
@@ -193,11 +217,13 @@ def test_mars_pipeline_by_hand_without_whitening():
     # Step 4, per role over all games, the mean of the DISTINCT values:
     #   role 0: {-0.1, 0.2, 0.1, 0.4, 0.7, 0} -> 1.3/6 = 13/60 (with the duplicate 0 it would be 1.3/7)
     #   role 1: {-0.275, -0.9125, 0.275, -0.3625, 0} -> -1.275/5 = -0.255
-    expected = ([-0.1 - 13 / 60, 0.2 - 13 / 60]                           # -19/60, -1/60
-                + [-0.275 + 0.255, -0.9125 + 0.255]                       # -0.02, -0.6575
-                + [0.1 - 13 / 60, 0.4 - 13 / 60, 0.7 - 13 / 60]           # -7/60, 11/60, 29/60
-                + [0.275 + 0.255, -0.3625 + 0.255]                        # 0.53, -0.1075
-                + [-13 / 60, 0.255, -13 / 60, 0.255])
+    expected = (
+        [-0.1 - 13 / 60, 0.2 - 13 / 60]  # -19/60, -1/60
+        + [-0.275 + 0.255, -0.9125 + 0.255]  # -0.02, -0.6575
+        + [0.1 - 13 / 60, 0.4 - 13 / 60, 0.7 - 13 / 60]  # -7/60, 11/60, 29/60
+        + [0.275 + 0.255, -0.3625 + 0.255]  # 0.53, -0.1075
+        + [-13 / 60, 0.255, -13 / 60, 0.255]
+    )
     assert advs(batch) == approx(expected)
     assert advs(batch)[:4] == approx([-19 / 60, -1 / 60, -0.02, -0.6575])
 

@@ -15,8 +15,15 @@ from sparring.evaluate.benchmark import SAMPLE, check_answer, load_problems, sco
 from sparring.evaluate.stats import wilson_interval
 
 FAST = [
-    "rollout.games_per_step=6", "eval.games=2", "eval.every=0", "checkpoint.every=1", "checkpoint.keep_last=5",
-    "logging.tensorboard=false", "sampling.max_new_tokens=8", "logging.replay_games=0", "max_steps=2",
+    "rollout.games_per_step=6",
+    "eval.games=2",
+    "eval.every=0",
+    "checkpoint.every=1",
+    "checkpoint.keep_last=5",
+    "logging.tensorboard=false",
+    "sampling.max_new_tokens=8",
+    "logging.replay_games=0",
+    "max_steps=2",
     "eval.exploitability=false",
 ]
 

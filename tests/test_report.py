@@ -28,12 +28,25 @@ from sparring.train import train
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 RUN = [
-    "rollout.games_per_step=4", "eval.games=2", "eval.every=0", "checkpoint.every=2", "logging.tensorboard=false",
-    "sampling.max_new_tokens=8", "logging.replay_every=1", "logging.replay_games=3", "max_steps=2",
+    "rollout.games_per_step=4",
+    "eval.games=2",
+    "eval.every=0",
+    "checkpoint.every=2",
+    "logging.tensorboard=false",
+    "sampling.max_new_tokens=8",
+    "logging.replay_every=1",
+    "logging.replay_games=3",
+    "max_steps=2",
 ]
 HOSTILE = "</script><script>window.pwned = 1</script><!-- <b>bold</b> &amp;"
 
@@ -250,8 +263,10 @@ def test_eval_file_and_league_are_shown_when_present(run_dir, tmp_path, open_rep
     (run / "eval" / "step-1.json").write_text(json.dumps({**doc, "step": 1}))
     (run / "eval" / "step-2.json").write_text(json.dumps(doc))
     league = {
-        "players": [{"name": "random", "elo": 900, "elo_low": 850, "elo_high": 950, "games": 40},
-                    {"name": "step-2", "elo": 1100, "elo_low": 1050, "elo_high": 1150, "games": 40}],
+        "players": [
+            {"name": "random", "elo": 900, "elo_low": 850, "elo_high": 950, "games": 40},
+            {"name": "step-2", "elo": 1100, "elo_low": 1050, "elo_high": 1150, "games": 40},
+        ],
         "matrix": {"random": {"step-2": 0.2}, "step-2": {"random": 0.8}},
         "notes": ["step-2 scores 40% against step-1: cycling"],
     }
@@ -290,10 +305,21 @@ def test_torn_and_damaged_lines_are_skipped_and_counted(tmp_path):
 
 def test_charts_group_metrics_by_game_role_and_opponent():
     records = [
-        {"step": 0, "eval/kuhn_poker/model:runs/a/checkpoints/step-4/win": 0.5, "eval/kuhn_poker/random/win": 0.7,
-         "eval/kuhn_poker/exploitability": 0.4},
-        {"step": 1, "learner/loss": 0.2, "train/kuhn_poker/return/seat0": 0.1, "train/kuhn_poker/return/seat1": -0.1,
-         "baseline/kuhn_poker/0": 0.05, "train/kuhn_poker/invalid": 0.25, "learner/kl": float("nan")},
+        {
+            "step": 0,
+            "eval/kuhn_poker/model:runs/a/checkpoints/step-4/win": 0.5,
+            "eval/kuhn_poker/random/win": 0.7,
+            "eval/kuhn_poker/exploitability": 0.4,
+        },
+        {
+            "step": 1,
+            "learner/loss": 0.2,
+            "train/kuhn_poker/return/seat0": 0.1,
+            "train/kuhn_poker/return/seat1": -0.1,
+            "baseline/kuhn_poker/0": 0.05,
+            "train/kuhn_poker/invalid": 0.25,
+            "learner/kl": float("nan"),
+        },
         {"step": 2, "learner/loss": 0.1, "learner/kl": 0.01},
     ]
     charts = {c["id"]: c for c in chart_specs(records)}
@@ -308,8 +334,14 @@ def test_charts_group_metrics_by_game_role_and_opponent():
 
 def test_eval_from_metrics_adds_wilson_intervals():
     table = eval_from_metrics(
-        {"step": 4, "eval/tic_tac_toe/minimax/win": 0.0, "eval/tic_tac_toe/minimax/loss": 0.25,
-         "eval/tic_tac_toe/minimax/draw": 0.75, "eval/tic_tac_toe/minimax/invalid": 0.0, "eval/tic_tac_toe/minimax/games": 20.0}
+        {
+            "step": 4,
+            "eval/tic_tac_toe/minimax/win": 0.0,
+            "eval/tic_tac_toe/minimax/loss": 0.25,
+            "eval/tic_tac_toe/minimax/draw": 0.75,
+            "eval/tic_tac_toe/minimax/invalid": 0.0,
+            "eval/tic_tac_toe/minimax/games": 20.0,
+        }
     )
     (row,) = table["rows"]
     assert table["step"] == 4 and row["opponent"] == "minimax" and row["games"] == 20

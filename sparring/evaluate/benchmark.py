@@ -162,8 +162,14 @@ def score_benchmark(
                 correct, predicted = check_answer(problem.answer, gen.text)
                 results.append(
                     ProblemResult(
-                        problem.index, problem.question, problem.answer, gen.text, predicted, correct,
-                        len(gen.token_ids), gen.finish_reason,
+                        problem.index,
+                        problem.question,
+                        problem.answer,
+                        gen.text,
+                        predicted,
+                        correct,
+                        len(gen.token_ids),
+                        gen.finish_reason,
                     )
                 )
             bar.update(task, advance=len(chunk))

@@ -107,8 +107,14 @@ def rate_players(outcomes: list[Outcome], names: list[str], samples: int = BOOTS
     interval = bootstrap_elo(outcomes, names, anchor=anchor, prior_draws=PRIOR_DRAWS, samples=samples, seed=seed)
     totals = player_totals(outcomes)
     rows = [
-        {"name": p, "elo": elo[p], "elo_low": interval[p][0], "elo_high": interval[p][1],
-         "games": totals[p][0], "score": totals[p][1]}
+        {
+            "name": p,
+            "elo": elo[p],
+            "elo_low": interval[p][0],
+            "elo_high": interval[p][1],
+            "games": totals[p][0],
+            "score": totals[p][1],
+        }
         for p in names
     ]
     return sorted(rows, key=lambda r: -r["elo"])

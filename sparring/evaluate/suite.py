@@ -122,10 +122,24 @@ def before_after_table(before: dict[str, float], after: dict[str, float], title:
     for key in sorted(set(first) | set(last)):
         for when, rows in (("before", first), ("after", last)):
             stats = rows.get(key, {})
-            table.add_row(*(key if when == "before" else ("", "")), when, cell(stats, "win"), cell(stats, "draw"),
-                          cell(stats, "loss"), cell(stats, "invalid"), style=None if when == "after" else "dim")
+            table.add_row(
+                *(key if when == "before" else ("", "")),
+                when,
+                cell(stats, "win"),
+                cell(stats, "draw"),
+                cell(stats, "loss"),
+                cell(stats, "invalid"),
+                style=None if when == "after" else "dim",
+            )
     for game in sorted({k.split("/")[1] for k in {**before, **after} if k.endswith("/exploitability")}):
         key = f"eval/{game}/exploitability"
-        table.add_row(game, "exploitability", "before / after", f"{before.get(key, float('nan')):.3f}",
-                      f"{after.get(key, float('nan')):.3f}", "", "")
+        table.add_row(
+            game,
+            "exploitability",
+            "before / after",
+            f"{before.get(key, float('nan')):.3f}",
+            f"{after.get(key, float('nan')):.3f}",
+            "",
+            "",
+        )
     return table

@@ -47,7 +47,12 @@ def eval_tables(result: dict[str, Any]) -> list[Table]:
             rows = [(opponent, stats), *((f"  as seat {seat}", s) for seat, s in stats.get("by_seat", {}).items())]
             for label, s in rows:
                 table.add_row(
-                    label, str(s["games"]), _ci(s, "win"), _ci(s, "draw"), _ci(s, "loss"), _ci(s, "invalid"),
+                    label,
+                    str(s["games"]),
+                    _ci(s, "win"),
+                    _ci(s, "draw"),
+                    _ci(s, "loss"),
+                    _ci(s, "invalid"),
                     style="dim" if label.startswith(" ") else None,
                 )
         tables.append(table)
@@ -68,7 +73,11 @@ def league_tables(league: dict[str, Any]) -> list[Table]:
     )
     for p in league["players"]:
         ratings.add_row(
-            p["name"], f"{p['elo']:.0f}", f"{p['elo_low']:.0f} to {p['elo_high']:.0f}", str(p["games"]), _pct(p["score"]),
+            p["name"],
+            f"{p['elo']:.0f}",
+            f"{p['elo_low']:.0f} to {p['elo_high']:.0f}",
+            str(p["games"]),
+            _pct(p["score"]),
             _pct(p.get("invalid", 0.0)),
         )
     names = [p["name"] for p in league["players"]]
@@ -88,8 +97,11 @@ def benchmark_table(summary: dict[str, Any]) -> Table:
     table = Table("benchmark", "problems", "correct", "accuracy (95% CI)", "mean response tokens", "cut at max tokens")
     low, high = summary["interval"]
     table.add_row(
-        summary["benchmark"], str(summary["problems"]), str(summary["correct"]),
-        f"{_pct(summary['accuracy'])} ({100 * low:.0f}-{100 * high:.0f})", f"{summary['mean_response_tokens']:.1f}",
+        summary["benchmark"],
+        str(summary["problems"]),
+        str(summary["correct"]),
+        f"{_pct(summary['accuracy'])} ({100 * low:.0f}-{100 * high:.0f})",
+        f"{summary['mean_response_tokens']:.1f}",
         _pct(summary["truncated"]),
     )
     return table

@@ -211,8 +211,10 @@ def negotiation_your_move(env: Any) -> str:
     state = env.state
     offer = state.game_state["current_offer"]
     accept = ", or [Accept] the offer on the table" if offer and offer["from_player"] != state.current_player_id else ""
-    return (f"Turn {state.turn + 1} of {state.max_turns + 1}. Your move: talk, and optionally make one offer like "
-            f"[Offer: 3 Sheep, 2 Ore -> 5 Brick] (give -> get){accept}.")
+    return (
+        f"Turn {state.turn + 1} of {state.max_turns + 1}. Your move: talk, and optionally make one offer like "
+        f"[Offer: 3 Sheep, 2 Ore -> 5 Brick] (give -> get){accept}."
+    )
 
 
 def negotiation_examples(env: Any) -> list[str]:
@@ -247,7 +249,9 @@ def kuhn_moves(env: Any) -> list[str]:
 
 SPECS = [
     TextArenaSpec(
-        name="ta_simple_negotiation", env_id="SimpleNegotiation-v0", perfect_information=False,
+        name="ta_simple_negotiation",
+        env_id="SimpleNegotiation-v0",
+        perfect_information=False,
         description="TextArena SimpleNegotiation-v0: trade 5 resources with private random values; bigger value gain wins",
         rules=(
             "Simple negotiation (TextArena SimpleNegotiation-v0). Each player holds 5 to 25 each of Wheat, Wood, Sheep, "
@@ -257,10 +261,12 @@ SPECS = [
             "give), or take the offer on the table with [Accept]. An offer stays on the table until accepted or replaced. "
             "After 11 turns the player whose inventory value grew more wins (+1, the other -1); equal growth is a draw."
         ),
-        your_move=negotiation_your_move, examples=negotiation_examples,
+        your_move=negotiation_your_move,
+        examples=negotiation_examples,
     ),
     TextArenaSpec(
-        name="ta_nim", env_id="Nim-v0",
+        name="ta_nim",
+        env_id="Nim-v0",
         description="TextArena Nim-v0: piles 3, 4, 5; take from one pile; taking the last object wins",
         rules=(
             "Nim (TextArena Nim-v0). Piles of 3, 4 and 5 objects, numbered from 0. Players alternate, player 0 first; "
@@ -271,7 +277,8 @@ SPECS = [
         examples=lambda env: [f"[{i} {q}]" for i, pile in enumerate(env.state.game_state["piles"]) for q in range(1, pile + 1)],
     ),
     TextArenaSpec(
-        name="ta_pig_dice", env_id="PigDice-v0",
+        name="ta_pig_dice",
+        env_id="PigDice-v0",
         description="TextArena PigDice-v0: roll or hold; a 1 loses the turn total; first to 100 wins",
         rules=(
             "Pig dice (TextArena PigDice-v0). On your turn answer [roll] or [hold], again and again: a roll of 2-6 adds "
@@ -283,7 +290,9 @@ SPECS = [
         examples=lambda env: ["[roll]", "[hold]"],
     ),
     TextArenaSpec(
-        name="ta_colonel_blotto", env_id="ColonelBlotto-v0", perfect_information=False,
+        name="ta_colonel_blotto",
+        env_id="ColonelBlotto-v0",
+        perfect_information=False,
         description="TextArena ColonelBlotto-v0: split 20 units over 3 fields, 9 rounds, simultaneous moves",
         rules=(
             "Colonel Blotto (TextArena ColonelBlotto-v0). Each round both players split exactly 20 units over fields "
@@ -291,12 +300,16 @@ SPECS = [
             "field; more fields win the round. First to 5 rounds, or the better score after 9, wins (+1, the other -1); "
             "equal scores draw."
         ),
-        your_move=lambda env: f"Your move: answer with exactly {env.num_total_units} units over fields "
-                              f"{', '.join(env.field_names)}, e.g. {blotto_examples(env)[0]}.",
+        your_move=lambda env: (
+            f"Your move: answer with exactly {env.num_total_units} units over fields "
+            f"{', '.join(env.field_names)}, e.g. {blotto_examples(env)[0]}."
+        ),
         examples=blotto_examples,
     ),
     TextArenaSpec(
-        name="ta_kuhn_poker", env_id="KuhnPoker-v0", perfect_information=False,
+        name="ta_kuhn_poker",
+        env_id="KuhnPoker-v0",
+        perfect_information=False,
         description="TextArena KuhnPoker-v0: 3 hands of Kuhn poker; more chips at the end wins",
         rules=(
             "Kuhn poker, 3 hands (TextArena KuhnPoker-v0). Cards J < Q < K; each hand both players ante 1 chip and get "
@@ -311,8 +324,15 @@ SPECS = [
 ]
 
 for _spec in SPECS:
-    register(GameEntry(
-        name=_spec.name, num_players=2, source="textarena", description=_spec.description,
-        make=functools.partial(TextArenaGame, _spec), zero_sum=_spec.zero_sum,
-        perfect_information=_spec.perfect_information, requires=textarena_missing,
-    ))
+    register(
+        GameEntry(
+            name=_spec.name,
+            num_players=2,
+            source="textarena",
+            description=_spec.description,
+            make=functools.partial(TextArenaGame, _spec),
+            zero_sum=_spec.zero_sum,
+            perfect_information=_spec.perfect_information,
+            requires=textarena_missing,
+        )
+    )

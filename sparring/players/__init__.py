@@ -33,8 +33,16 @@ def _human(game, seed: int = 0):
     return HumanPlayer()
 
 
-def _model(game, seed: int = 0, path: str = "bundled", device: str = "cpu", temperature: float = 1.0, top_p: float = 1.0,
-           max_new_tokens: int = 64, answer_format: str = "boxed"):
+def _model(
+    game,
+    seed: int = 0,
+    path: str = "bundled",
+    device: str = "cpu",
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 64,
+    answer_format: str = "boxed",
+):
     from sparring.players.lm import make_model_player
 
     return make_model_player(game, seed, path, device, temperature, top_p, max_new_tokens, answer_format)
@@ -46,10 +54,22 @@ register_player(PlayerEntry("minimax", "exact game-tree search; perfect in tic-t
 register_player(PlayerEntry("mcts", "OpenSpiel UCT search with random rollouts", _mcts, "mcts:sims=200"))
 register_player(PlayerEntry("cfr", "average policy of CFR+ (or variant=cfr) for poker games", _cfr, "cfr:iters=500"))
 register_player(PlayerEntry("human", "you, at the terminal", _human))
-register_player(PlayerEntry("model", "a language model directory (or the bundled one), batched across games",
-                            _model, "model:bundled[,temperature=1.0]"))
-register_player(PlayerEntry("api", "an OpenAI-compatible chat-completions endpoint (key from an env var)",
-                            make_api_player, "api:gpt-4o-mini,base_url=http://localhost:8000/v1"))
+register_player(
+    PlayerEntry(
+        "model",
+        "a language model directory (or the bundled one), batched across games",
+        _model,
+        "model:bundled[,temperature=1.0]",
+    )
+)
+register_player(
+    PlayerEntry(
+        "api",
+        "an OpenAI-compatible chat-completions endpoint (key from an env var)",
+        make_api_player,
+        "api:gpt-4o-mini,base_url=http://localhost:8000/v1",
+    )
+)
 
 __all__ = [
     "APIPlayer",

@@ -62,9 +62,7 @@ def chart_specs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     charts: list[dict[str, Any] | None] = []
     for game in _games(s, "train"):
         roles = {k.rsplit("/", 1)[1]: v for k, v in s.items() if k.startswith(f"train/{game}/return/")}
-        baselines = {
-            f"baseline seat{k.rsplit('/', 1)[1]}": v for k, v in s.items() if k.rpartition("/")[0] == f"baseline/{game}"
-        }
+        baselines = {f"baseline seat{k.rsplit('/', 1)[1]}": v for k, v in s.items() if k.rpartition("/")[0] == f"baseline/{game}"}
         charts.append(_chart(f"return-{game}", f"Return per role: {game}", "mean return", False, roles | baselines))
     invalid = {g: s[f"train/{g}/invalid"] for g in _games(s, "train") if f"train/{g}/invalid" in s}
     charts.append(_chart("invalid", "Invalid-move rate (training)", "share of turns", True, invalid))
