@@ -7,6 +7,7 @@ status 2 (see :class:`sparring.errors.UserError`); Ctrl-C exits with 130.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -382,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     status 2, and Ctrl-C into "Aborted!"; our own ``UserError`` gets the same
     treatment here.
     """
+    # transformers' own "Loading weights" / "Writing model shards" bars would interleave with
+    # ours at every checkpoint; they read this once, at import. Set it to 0 to see them.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         app(args=argv, standalone_mode=True)
     except UserError as err:

@@ -359,11 +359,11 @@ def train(
         raise UserError(f"interrupted at step {t.step}; continue with: sparring train --resume {run.path}") from None
     finally:
         shutdown(t)  # Ray workers, other learner ranks
-    refresh_report(run.path, console)
     trackers.close()
     first = next((m for m in run.read_metrics() if m["step"] == 0), None)
     if first is not None and t.last_eval:
         console.print(before_after_table(first, t.last_eval))
+    refresh_report(run.path, console)  # last, so the report's path is the last line a user sees
     return t
 
 
