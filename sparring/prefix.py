@@ -66,12 +66,12 @@ class _ReservedLayer(DynamicLayer):
     def __init__(self, capacity: int) -> None:
         super().__init__()
         self.capacity = capacity
-        self.length = 0
 
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        end = self.length + key_states.shape[-2]
+        start = self.get_seq_length()
+        end = start + key_states.shape[-2]
         if not self.is_initialized:
             self.device = key_states.device
             batch, heads, _, dim = key_states.shape
@@ -83,9 +83,8 @@ class _ReservedLayer(DynamicLayer):
             grow = max(end, 2 * self._k.shape[-2]) - self._k.shape[-2]
             self._k = torch.cat([self._k, self._k.new_empty(*self._k.shape[:2], grow, self._k.shape[-1])], dim=-2)
             self._v = torch.cat([self._v, self._v.new_empty(*self._v.shape[:2], grow, self._v.shape[-1])], dim=-2)
-        self._k[:, :, self.length : end] = key_states  # broadcasts a batch-1 prefix to every row
-        self._v[:, :, self.length : end] = value_states
-        self.length = end
+        self._k[:, :, start:end] = key_states
+        self._v[:, :, start:end] = value_states
         self.keys, self.values = self._k[:, :, :end], self._v[:, :, :end]
         return self.keys, self.values
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sparring.rollout import GameRecord
 
@@ -44,7 +44,7 @@ def turn_samples(
     records: list[GameRecord],
     learner_seats: Callable[[int, GameRecord], list[int]],
     gamma: float = 1.0,
-    invalid_credit: str = "game",
+    invalid_credit: Literal["game", "turn"] = "game",
 ) -> list[TurnSample]:
     """Every decision made by a learning seat, with its reward.
 
@@ -63,14 +63,15 @@ def turn_samples(
     """
     samples: list[TurnSample] = []
     for game_id, record in enumerate(records):
+        forfeit_by_turn = invalid_credit == "turn" and record.invalid_seat is not None
         for seat in learner_seats(game_id, record):
             turns = [t for t in record.turns if t.seat == seat and "response_ids" in t.info]
             n = len(turns)
-            forfeit_by_turn = invalid_credit == "turn" and record.invalid_seat is not None
             for k, t in enumerate(turns):
-                reward = record.returns[seat] * gamma ** (n - 1 - k)
                 if forfeit_by_turn:
                     reward = record.returns[seat] if (seat == record.invalid_seat and k == n - 1) else 0.0
+                else:
+                    reward = record.returns[seat] * gamma ** (n - 1 - k)
                 samples.append(
                     TurnSample(
                         game=record.game,
