@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_runs import TINY_RUN
 
 from sparring.config import LearnerSection, load_config
 from sparring.distributed.ddp import DataParallel, buckets
@@ -152,7 +153,7 @@ def worker(out: Path) -> None:
     parallel.close()
 
 
-FAST = ["rollout.games_per_step=6", "eval.games=2", "eval.every=0", "logging.tensorboard=false", "sampling.max_new_tokens=8"]
+FAST = TINY_RUN
 
 
 def test_two_process_training_run_equals_one_process_run(tmp_path):

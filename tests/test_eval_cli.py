@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tiny_runs import TINY_RUN
 
 from sparring.cli import main
 from sparring.engines.base import Generation, SamplingParams
@@ -15,13 +16,9 @@ from sparring.evaluate.benchmark import SAMPLE, check_answer, load_problems, sco
 from sparring.evaluate.stats import wilson_interval
 
 FAST = [
-    "rollout.games_per_step=6",
-    "eval.games=2",
-    "eval.every=0",
+    *TINY_RUN,
     "checkpoint.every=1",
     "checkpoint.keep_last=5",
-    "logging.tensorboard=false",
-    "sampling.max_new_tokens=8",
     "logging.replay_games=0",
     "max_steps=2",
     "eval.exploitability=false",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from tiny_runs import TINY_RUN
 
 from sparring.checkpoint import RunDir, verify_checkpoint
 from sparring.cli import main
@@ -19,14 +20,7 @@ from sparring.lora import AdapterReference, adapter_parameters, engine_weights, 
 from sparring.prefix import token_logprobs
 from sparring.train import Trainer, build, train
 
-FAST = [
-    "rollout.games_per_step=6",
-    "eval.games=2",
-    "eval.every=0",
-    "checkpoint.every=1",
-    "logging.tensorboard=false",
-    "sampling.max_new_tokens=8",
-]
+FAST = [*TINY_RUN, "checkpoint.every=1"]
 LORA = [*FAST, "model.lora.r=4", "learner.kl_coef=0.1"]
 CPU = torch.device("cpu")
 

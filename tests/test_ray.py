@@ -12,6 +12,7 @@ import pytest
 import torch
 from rich.console import Console
 from safetensors.torch import load_file
+from tiny_runs import TINY_RUN
 
 from sparring.checkpoint import RunDir
 from sparring.config import OpponentSection, load_config
@@ -23,7 +24,7 @@ from sparring.league import League
 from sparring.players import make_player
 from sparring.train import build, step_seed, train, train_step
 
-FAST = ["rollout.games_per_step=6", "eval.games=2", "eval.every=0", "logging.tensorboard=false", "sampling.max_new_tokens=8"]
+FAST = TINY_RUN
 RAY = ["distributed.backend=ray", "distributed.rollout_workers=2"]
 
 

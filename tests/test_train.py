@@ -12,21 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from tiny_runs import TINY_RUN
 
 from sparring.checkpoint import RunDir, verify_checkpoint
 from sparring.config import load_config
 from sparring.errors import UserError
 from sparring.train import train
 
-FAST = [
-    "rollout.games_per_step=6",
-    "eval.games=2",
-    "eval.every=0",
-    "checkpoint.every=1",
-    "logging.tensorboard=false",
-    "sampling.max_new_tokens=8",
-    "logging.replay_every=1",
-]
+FAST = [*TINY_RUN, "checkpoint.every=1", "logging.replay_every=1"]
 
 
 def quiet():
