@@ -142,9 +142,10 @@ class AdvantageSection(Section):
     """``rae``: per (game, role) EMA baseline (SPIRAL); ``grpo``: batch group mean; ``reinforce``: none; ``mars``."""
     ema_rate: float = Field(0.95, ge=0, lt=1)
     """RAE baseline decay (SPIRAL: 0.95)."""
-    baseline: Literal["role", "observation"] = "role"
+    baseline: Literal["role", "observation", "value"] = "role"
     """RAE's baseline: ``role`` (SPIRAL), one EMA per (game, role); ``observation``, the mean return of the
-    batch's other turns with the same observation (else its EMA, else the role's): a state-value baseline."""
+    batch's other turns with the same observation (else its EMA, else the role's); ``value``, a learned V(s)
+    read from the policy's features (``sparring.value``)."""
     drop_zero: bool = True
     """Drop turns whose advantage is exactly zero (SPIRAL's filter_zero_adv)."""
     grpo_normalize_std: bool = False

@@ -36,6 +36,7 @@ from sparring.samples import TurnSample
 
 if TYPE_CHECKING:
     from sparring.distributed.ddp import DataParallel
+    from sparring.value import ValueBaseline
 
 
 class Learner:
@@ -61,6 +62,8 @@ class Learner:
         self.device = torch.device(device)
         self.precision = precision
         self.reference = reference
+        self.value: ValueBaseline | None = None
+        """A learned V(s) baseline (``advantage.baseline: value``), fitted by the loop, saved with the learner."""
         # A LoRA policy's reference is its own base (adapters disabled) or an adapter snapshot: no model copy.
         self.adapter_reference = AdapterReference(model) if is_lora(model) and config.kl_coef > 0 else None
         if reference is None and config.kl_coef > 0 and self.adapter_reference is None:
@@ -237,6 +240,8 @@ class Learner:
             state["reference"] = self.reference.state_dict()
         if self.adapter_reference is not None:
             state["adapter_reference"] = self.adapter_reference.state_dict()
+        if self.value is not None:
+            state["value"] = self.value.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -246,6 +251,8 @@ class Learner:
             self.reference.load_state_dict(state["reference"])
         if self.adapter_reference is not None and "adapter_reference" in state:
             self.adapter_reference.load_state_dict(state["adapter_reference"])
+        if self.value is not None and "value" in state:
+            self.value.load_state_dict(state["value"])
 
 
 def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:

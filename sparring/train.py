@@ -54,6 +54,7 @@ from sparring.report import refresh_report
 from sparring.rollout import GameRecord
 from sparring.samples import TurnSample, turn_samples
 from sparring.tracking import Trackers
+from sparring.value import ValueBaseline
 
 
 @dataclass
@@ -122,6 +123,8 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
         reference,
         parallel=data_parallel(device),  # None unless launched as N processes (accelerate launch / torchrun)
     )
+    if config.advantage.baseline == "value":
+        learner.value = ValueBaseline(model, engine.pad_id, device)
 
     def load_opponent(path: str) -> LMPlayer:
         return LMPlayer(
@@ -152,11 +155,17 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     # 4. credit
     adv = cfg.advantage
     options = {
-        "rae": {"per_observation": adv.baseline == "observation"},
+        "rae": {"baseline": adv.baseline},
         "grpo": {"normalize_std": adv.grpo_normalize_std},
         "mars": {"format_bonus": adv.mars_format_bonus},
     }
+    value_features = None
+    if t.learner.value is not None:  # a learned V(s): read before this batch fits it
+        value_features = t.learner.value.features(samples)
+        for s, v in zip(samples, t.learner.value.predict(value_features), strict=True):
+            s.value = v
     estimate(adv.estimator, samples, t.baselines, **options.get(adv.estimator, {}))
+    value_loss = t.learner.value.fit(value_features, [s.reward for s in samples]) if value_features is not None else None
     trained = drop_zero_advantage(samples) if adv.drop_zero else samples
     # 5. learn (an HFEngine shares the module; a vLLM engine sleeps meanwhile, then loads the new weights)
     learn_started = time.perf_counter()
@@ -172,6 +181,8 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
         t.league.add_snapshot(t.step, lambda d: save_model_dir(t.model, t.tokenizer, d))
     seconds = time.perf_counter() - started
     metrics.update(rollout_metrics(records, plan.learner_seats, samples, trained))
+    if value_loss is not None:
+        metrics["value/loss"] = value_loss
     metrics.update(
         {
             "time/step_seconds": seconds,
