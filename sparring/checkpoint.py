@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import re
 import secrets
 import shutil
@@ -442,64 +441,3 @@ def prepare_resume(run: RunDir, warn: Warn = _warn_stderr) -> tuple[int, Path]:
     step, path = find_resume_point(run, warn)
     run.truncate_metrics(after_step=step)
     return step, path
-
-
-# --------------------------------------------------------------------------- RNG states
-
-
-def save_rng_state() -> dict[str, Any]:
-    """The global RNG states of python ``random``, numpy and torch (CPU and every CUDA device).
-
-    Plain lists, ints and tensors only, so ``torch.load(..., weights_only=True)`` accepts it.
-    """
-    import numpy as np
-
-    version, internal, gauss = random.getstate()
-    np_state = np.random.get_state(legacy=False)
-    state: dict[str, Any] = {
-        "python": {"version": version, "internal": list(internal), "gauss": gauss},
-        "numpy": {
-            "bit_generator": np_state["bit_generator"],
-            "key": [int(k) for k in np_state["state"]["key"]],
-            "pos": int(np_state["state"]["pos"]),
-            "has_gauss": int(np_state["has_gauss"]),
-            "gauss": float(np_state["gauss"]),
-        },
-    }
-    try:
-        import torch
-    except ImportError:  # torch is only needed by training; a run dir works without it
-        return state
-    state["torch"] = torch.get_rng_state()
-    if torch.cuda.is_available():
-        state["torch_cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def load_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`save_rng_state` returned.
-
-    CUDA states are restored for the devices present (a resume on fewer GPUs restores the first ones).
-    """
-    import numpy as np
-
-    py = state["python"]
-    random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
-    npst = state["numpy"]
-    np.random.set_state(
-        {
-            "bit_generator": npst["bit_generator"],
-            "state": {"key": np.asarray(npst["key"], dtype=np.uint32), "pos": npst["pos"]},
-            "has_gauss": npst["has_gauss"],
-            "gauss": npst["gauss"],
-        }
-    )
-    if "torch" not in state:
-        return
-    import torch
-
-    torch.set_rng_state(state["torch"])
-    cuda_states = state.get("torch_cuda")
-    if cuda_states and torch.cuda.is_available():
-        for device, cuda_state in enumerate(cuda_states[: torch.cuda.device_count()]):
-            torch.cuda.set_rng_state(cuda_state, device)

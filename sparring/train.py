@@ -21,7 +21,6 @@ league, evaluate, checkpoint) and are tested alone.
 from __future__ import annotations
 
 import json
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch
 from rich.console import Console
 
 from sparring.advantages import RoleBaselines, drop_zero_advantage, estimate
-from sparring.checkpoint import RunDir, load_rng_state, prepare_resume, save_checkpoint, save_rng_state
+from sparring.checkpoint import RunDir, prepare_resume, save_checkpoint
 from sparring.config import TrainConfig, dump_config, validate
 from sparring.device import autocast_dtype
 from sparring.distributed.ddp import data_parallel, follow
@@ -53,6 +52,7 @@ from sparring.replays import replay_record, write_replays
 from sparring.report import refresh_report
 from sparring.rollout import GameRecord
 from sparring.samples import TurnSample, turn_samples
+from sparring.seeding import load_rng_state, save_rng_state, step_seed
 from sparring.tracking import Trackers
 
 
@@ -76,10 +76,6 @@ class Trainer:
     last_eval: dict[str, float] = field(default_factory=dict)
     workers: Any = None
     """Ray rollout workers (``distributed.backend: ray``), started by the first rollout."""
-
-
-def step_seed(seed: int, step: int, salt: str) -> int:
-    return random.Random(f"{seed}/{step}/{salt}").randrange(1 << 62)
 
 
 # ----------------------------------------------------------------------------- set-up

@@ -22,7 +22,8 @@ from sparring.engines import BUNDLED
 from sparring.games import make_game
 from sparring.league import League
 from sparring.players import make_player
-from sparring.train import build, step_seed, train, train_step
+from sparring.seeding import step_seed
+from sparring.train import build, train, train_step
 
 FAST = TINY_RUN
 RAY = ["distributed.backend=ray", "distributed.rollout_workers=2"]

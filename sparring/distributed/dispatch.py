@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from sparring.league import StepPlan
 from sparring.rollout import GameRecord, play_tables
+from sparring.seeding import step_seed
 
 if TYPE_CHECKING:
     from sparring.distributed.ray_workers import RolloutPool
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 
 def rollout(t: Trainer, plan: StepPlan) -> list[GameRecord]:
     """Play the step's tables, here or on the workers; records in table order."""
-    from sparring.train import step_seed
-
     cfg = t.config
     if cfg.distributed.backend != "ray":
         t.engine.rng.manual_seed(step_seed(cfg.seed, t.step, "sample"))
