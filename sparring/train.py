@@ -34,7 +34,7 @@ from sparring.advantages import RoleBaselines, drop_zero_advantage, estimate
 from sparring.checkpoint import RunDir, prepare_resume, save_checkpoint
 from sparring.config import TrainConfig, dump_config, validate
 from sparring.device import autocast_dtype
-from sparring.distributed.ddp import data_parallel, follow
+from sparring.distributed.ddp import Leader, data_parallel, follow, lead
 from sparring.distributed.dispatch import generated_tokens, rollout, shutdown
 from sparring.engines import resolve_model_path
 from sparring.engines.base import SamplingParams
@@ -66,7 +66,8 @@ class Trainer:
     tokenizer: Any
     engine: HFEngine | VLLMEngine
     policy: LMPlayer
-    learner: Learner
+    learner: Learner | Leader
+    """On rank 0 of N learner processes a :class:`Leader`, whose calls the other ranks follow."""
     baselines: RoleBaselines
     league: League
     games: list[tuple[str, Any, float]]
@@ -107,6 +108,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
     policy = LMPlayer(engine, None, prompt, sampling, name="policy")
     games = [(g.name, make_game(g.name), g.weight) for g in config.games]
     reference = frozen_copy(model) if config.learner.kl_coef > 0 and not is_lora(model) else None  # LoRA: base = reference
+    parallel = data_parallel(device)  # None unless launched as N processes (accelerate launch / torchrun)
     learner = Learner(
         model,
         engine.pad_id,
@@ -116,7 +118,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
         device,
         precision,
         reference,
-        parallel=data_parallel(device),  # None unless launched as N processes (accelerate launch / torchrun)
+        parallel=parallel,
     )
 
     def load_opponent(path: str) -> LMPlayer:
@@ -129,9 +131,8 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
         )
 
     league = League(config.opponent, games, policy, config.seed, run.path / "pool", load_opponent)
-    return Trainer(
-        config, run, model, tokenizer, engine, policy, learner, RoleBaselines(config.advantage.ema_rate), league, games
-    )
+    baselines = RoleBaselines(config.advantage.ema_rate)
+    return Trainer(config, run, model, tokenizer, engine, policy, lead(learner, parallel), baselines, league, games)
 
 
 # ----------------------------------------------------------------------------- one step
@@ -305,7 +306,7 @@ def train(
     parallel = data_parallel(config.model.device)
     if parallel is not None and not parallel.is_main:  # a learning-only rank: rank 0 runs the loop and leads
         t = build(parallel.follower_config(config), RunDir(run_dir))
-        follow(t.learner)
+        follow(t.learner)  # on ranks > 0 lead() returned the learner itself
         shutdown(t)
         return t
     console = console or Console(highlight=False)
