@@ -218,7 +218,7 @@ def load_adapter(model: torch.nn.Module, directory: Path) -> None:
 
 def base_model_pointer(path: str) -> str:
     """What a checkpoint records as its base model: ``bundled``, or the absolute model directory."""
-    from sparring.engines import BUNDLED, resolve_model_path
+    from sparring.engines.paths import BUNDLED, resolve_model_path
 
     resolved = resolve_model_path(path).resolve()
     return "bundled" if resolved == BUNDLED.resolve() else str(resolved)
@@ -246,7 +246,7 @@ def merge_checkpoint(checkpoint: Path, out: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from sparring.checkpoint import RunDir, latest_valid_checkpoint, verify_checkpoint
-    from sparring.engines import resolve_model_path
+    from sparring.engines.paths import resolve_model_path
 
     checkpoint = Path(checkpoint)
     if not checkpoint.is_dir():

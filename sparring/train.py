@@ -36,10 +36,9 @@ from sparring.config import TrainConfig, dump_config, validate
 from sparring.device import autocast_dtype
 from sparring.distributed.ddp import Leader, data_parallel, follow, lead
 from sparring.distributed.dispatch import generated_tokens, rollout, shutdown
-from sparring.engines import resolve_model_path
-from sparring.engines.base import SamplingParams
+from sparring.engines import Engine, load_tokenizer, make_engine, resolve_model_path
+from sparring.engines.base import SamplingParams, while_learning
 from sparring.engines.hf import HFEngine
-from sparring.engines.vllm import VLLMEngine, sync_weights, vllm_engine_for, while_learning
 from sparring.errors import UserError
 from sparring.evaluate.suite import before_after_table, default_opponents, evaluate_game
 from sparring.games import make_game
@@ -64,7 +63,7 @@ class Trainer:
     run: RunDir
     model: Any
     tokenizer: Any
-    engine: HFEngine | VLLMEngine
+    engine: Engine
     policy: LMPlayer
     learner: Learner | Leader
     """On rank 0 of N learner processes a :class:`Leader`, whose calls the other ranks follow."""
@@ -81,13 +80,11 @@ class Trainer:
 
 # ----------------------------------------------------------------------------- set-up
 def load_model(config: TrainConfig) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     path = resolve_model_path(config.model.path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = load_tokenizer(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(config.model.device)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
 
 
@@ -98,9 +95,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
         model = wrap(model, config.model.lora)
     device = config.model.device
     precision = autocast_dtype(device, config.model.precision)
-    engine = HFEngine(model, tokenizer, device=device, autocast=config.model.precision)
-    if config.engine.kind == "vllm":  # vLLM holds its own weights copy; the HF engine stays as its scorer at T != 1
-        engine = vllm_engine_for(config, tokenizer, scorer=engine)
+    engine = make_engine(config, tokenizer, model)  # HF shares the learner's module; vLLM holds its own weights copy
     prompt = PromptConfig(answer_format=config.prompt.answer_format, system=config.prompt.system)
     sampling = SamplingParams(
         temperature=config.sampling.temperature, top_p=config.sampling.top_p, max_new_tokens=config.sampling.max_new_tokens
@@ -252,7 +247,7 @@ def restore(t: Trainer, path: Path) -> None:
     else:
         weights = {k: v for f in sorted((path / "model").glob("*.safetensors")) for k, v in load_file(f).items()}
         t.model.load_state_dict(weights, strict=False)
-    sync_weights(t.engine, t.model)
+    t.engine.after_learning(t.model)  # an engine with its own copy of the weights loads the restored ones
     t.learner.load_state_dict(torch.load(path / "learner.pt", weights_only=False))
     rng = torch.load(path / "rng.pt", weights_only=False)
     load_rng_state(rng["global"])
