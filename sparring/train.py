@@ -21,6 +21,7 @@ league, evaluate, checkpoint) and are tested alone.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +35,8 @@ from sparring.advantages import RoleBaselines, drop_zero_advantage, estimate
 from sparring.checkpoint import RunDir, prepare_resume, save_checkpoint
 from sparring.config import TrainConfig, dump_config, validate
 from sparring.device import autocast_dtype
-from sparring.distributed.ddp import Leader, data_parallel, follow, lead
-from sparring.distributed.dispatch import generated_tokens, rollout, shutdown
+from sparring.distributed.ddp import DataParallel, Leader, data_parallel, follow, lead
+from sparring.distributed.dispatch import Rollout, generated_tokens, make_rollout
 from sparring.engines import Engine, load_tokenizer, make_engine, resolve_model_path
 from sparring.engines.base import SamplingParams, while_learning
 from sparring.engines.hf import HFEngine
@@ -70,12 +71,14 @@ class Trainer:
     baselines: RoleBaselines
     league: League
     games: list[tuple[str, Any, float]]
+    rollout: Rollout
+    """Plays each step's tables: here, or on Ray workers (``distributed.backend``)."""
     step: int = 0
     elapsed: float = 0.0
     """Training seconds before this process (restored on resume)."""
     last_eval: dict[str, float] = field(default_factory=dict)
-    workers: Any = None
-    """Ray rollout workers (``distributed.backend: ray``), started by the first rollout."""
+    ahead: StepPlan | None = None
+    """The next step's deal, already sent to play (``distributed.overlap``)."""
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -127,17 +130,20 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
 
     league = League(config.opponent, games, policy, config.seed, run.path / "pool", load_opponent)
     baselines = RoleBaselines(config.advantage.ema_rate)
-    return Trainer(config, run, model, tokenizer, engine, policy, lead(learner, parallel), baselines, league, games)
+    rollout = make_rollout(config, engine, model, policy, games)
+    return Trainer(config, run, model, tokenizer, engine, policy, lead(learner, parallel), baselines, league, games, rollout)
 
 
 # ----------------------------------------------------------------------------- one step
 def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord], list[TurnSample]]:
     cfg = t.config
     started = time.perf_counter()
-    # 1. deal
-    plan = t.league.plan(t.step, cfg.rollout.games_per_step)
-    # 2. play (all seats of the policy answer in one batched call per tick)
-    records = rollout(t, plan)  # in this process, or on Ray rollout workers (distributed.backend)
+    # 1. deal (under distributed.overlap, this step was dealt and sent to play during the last one, and the next is now)
+    plan = t.ahead if t.ahead is not None else t.league.plan(t.step, cfg.rollout.games_per_step)
+    overlap = cfg.distributed.overlap and t.rollout.plays_ahead and t.step + 1 < cfg.max_steps
+    t.ahead = t.league.plan(t.step + 1, cfg.rollout.games_per_step) if overlap else None
+    # 2. play (all seats of the policy answer in one batched call per tick; here or on Ray workers)
+    records = t.rollout.play(t.step, plan, ahead=t.ahead)
     rollout_seconds = time.perf_counter() - started
     # 3. score: every decision of a learning seat, with its return
     samples = turn_samples(records, lambda i, _: plan.learner_seats[i], cfg.rollout.gamma, cfg.rollout.invalid_credit)
@@ -275,6 +281,17 @@ def save_replays(t: Trainer, plan: StepPlan, records: list[GameRecord], samples:
 
 
 # ----------------------------------------------------------------------------- the run
+def shutdown(t: Trainer, parallel: DataParallel | None) -> None:
+    """Stop the rollout workers, then release the other learner ranks; safe to call twice.
+
+    Called from a ``finally``: while an exception is propagating, the other
+    ranks are not waited for (see ``DataParallel.close``).
+    """
+    t.rollout.close()
+    if parallel is not None:
+        parallel.close(failed=sys.exc_info()[0] is not None)
+
+
 def summary_line(step: int, total: int, m: dict[str, float]) -> str:
     """One line per step: speed, returns per role, invalid rate, loss, KL, latest eval."""
     parts = [f"step {step:>4}/{total}"]
@@ -302,7 +319,7 @@ def train(
     if parallel is not None and not parallel.is_main:  # a learning-only rank: rank 0 runs the loop and leads
         t = build(parallel.follower_config(config), RunDir(run_dir))
         follow(t.learner)  # on ranks > 0 lead() returned the learner itself
-        shutdown(t)
+        shutdown(t, parallel)
         return t
     console = console or Console(highlight=False)
     run = RunDir(run_dir)
@@ -350,7 +367,7 @@ def train(
         trackers.close()
         raise UserError(f"interrupted at step {t.step}; continue with: sparring train --resume {run.path}") from None
     finally:
-        shutdown(t)  # Ray workers, other learner ranks
+        shutdown(t, parallel)  # Ray workers, other learner ranks
     trackers.close()
     first = next((m for m in run.read_metrics() if m["step"] == 0), None)
     if first is not None and t.last_eval:

@@ -141,8 +141,6 @@ class RolloutPool:
         self.workers = [actor.remote(payload, prompt, sampling, threads, gpu) for _ in range(section.rollout_workers)]
         self.version: int | None = None
         """The learner step whose weights the workers were last sent."""
-        self.pending: tuple[int, Any, list[Any]] | None = None
-        """Overlap mode: (step, plan, record refs) of a rollout sent ahead."""
 
     def push_weights(self, model: torch.nn.Module, version: int) -> None:
         """Send the policy's current weights to every worker (one copy in the object store)."""
@@ -170,6 +168,6 @@ class RolloutPool:
         ray = import_ray()
         for worker in self.workers:
             ray.kill(worker)
-        self.workers, self.pending = [], None
+        self.workers = []
         if self.owns_cluster:
             ray.shutdown()
