@@ -213,8 +213,7 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Seed (overrides the recipe).")] = None,
 ) -> None:
     """Self-play training. ``sparring train spiral-tictactoe`` or ``sparring train --resume runs/x``."""
-    from sparring.config import load_config
-    from sparring.train import load_run_config
+    from sparring.config import load_config, load_run_config
     from sparring.train import train as run_training
 
     if resume:

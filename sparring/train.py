@@ -33,7 +33,7 @@ from rich.console import Console
 
 from sparring.advantages import RoleBaselines, drop_zero_advantage, estimate
 from sparring.checkpoint import RunDir, prepare_resume, save_checkpoint
-from sparring.config import TrainConfig, dump_config, validate
+from sparring.config import TrainConfig, dump_config
 from sparring.device import autocast_dtype
 from sparring.distributed.ddp import DataParallel, Leader, data_parallel, follow, lead
 from sparring.distributed.dispatch import Rollout, generated_tokens, make_rollout
@@ -374,13 +374,3 @@ def train(
         console.print(before_after_table(first, t.last_eval))
     refresh_report(run.path, console)  # last, so the report's path is the last line a user sees
     return t
-
-
-def load_run_config(run_dir: Path) -> TrainConfig:
-    """The resolved config a run was started with."""
-    from sparring.config import read_yaml
-
-    path = RunDir(run_dir).config_path
-    if not path.exists():
-        raise UserError(f"{run_dir} is not a sparring run directory (no config.yaml)")
-    return validate(read_yaml(path), f"config of {run_dir}")

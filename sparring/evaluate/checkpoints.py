@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sparring.checkpoint import CorruptCheckpoint, RunDir, list_checkpoints, verify_checkpoint
-from sparring.config import TrainConfig
+from sparring.config import TrainConfig, load_run_config
 from sparring.engines import load_hf_engine, resolve_model_path
 from sparring.engines.base import Engine, SamplingParams
 from sparring.errors import UserError
@@ -88,8 +88,6 @@ def latest_intact(run: RunDir, warn: Warn = no_warnings) -> tuple[int, Path]:
 
 def load_run(run_dir: Path) -> TrainConfig:
     """The run's saved config, or a one-line error when ``run_dir`` is not a run."""
-    from sparring.train import load_run_config
-
     if not run_dir.is_dir():
         raise UserError(f"{run_dir} does not exist")
     return load_run_config(run_dir)
