@@ -32,7 +32,7 @@ import torch
 from rich.console import Console
 
 from sparring.advantages import RoleBaselines, drop_zero_advantage, estimate
-from sparring.checkpoint import RunDir, prepare_resume, save_checkpoint
+from sparring.checkpoint import CheckpointDir, RunDir, prepare_resume, save_checkpoint
 from sparring.config import TrainConfig, dump_config
 from sparring.device import autocast_dtype
 from sparring.distributed.ddp import DataParallel, Leader, data_parallel, follow, lead
@@ -45,7 +45,7 @@ from sparring.evaluate.suite import before_after_table, default_opponents, evalu
 from sparring.games import make_game
 from sparring.league import League, StepPlan
 from sparring.learner import Learner, frozen_copy
-from sparring.lora import ADAPTER_DIR, base_model_pointer, is_lora, load_adapter, save_adapter, save_model_dir, wrap
+from sparring.lora import base_model_pointer, is_lora, load_adapter, save_adapter, save_model_dir, wrap
 from sparring.players.lm import LMPlayer
 from sparring.prompts import PromptConfig
 from sparring.replays import replay_record, write_replays
@@ -128,7 +128,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
             name=f"pool:{Path(path).name}",
         )
 
-    league = League(config.opponent, games, policy, config.seed, run.path / "pool", load_opponent)
+    league = League(config.opponent, games, policy, config.seed, run.pool_dir, load_opponent)
     baselines = RoleBaselines(config.advantage.ema_rate)
     rollout = make_rollout(config, engine, model, policy, games)
     return Trainer(config, run, model, tokenizer, engine, policy, lead(learner, parallel), baselines, league, games, rollout)
@@ -223,13 +223,14 @@ def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> di
 
 def save(t: Trainer) -> Path:
     def write(directory: Path) -> None:
-        if is_lora(t.model):  # the adapter only; state.json names the base model
-            save_adapter(t.model, t.tokenizer, directory / ADAPTER_DIR)
+        ckpt = CheckpointDir(directory)
+        if is_lora(t.model):  # the adapter only; the state names the base model
+            save_adapter(t.model, t.tokenizer, ckpt.adapter_dir)
         else:
-            t.model.save_pretrained(directory / "model", safe_serialization=True)
-            t.tokenizer.save_pretrained(directory / "model")
-        torch.save(t.learner.state_dict(), directory / "learner.pt")
-        torch.save({"global": save_rng_state(), "engine": t.engine.rng.get_state()}, directory / "rng.pt")
+            t.model.save_pretrained(ckpt.model_dir, safe_serialization=True)
+            t.tokenizer.save_pretrained(ckpt.model_dir)
+        torch.save(t.learner.state_dict(), ckpt.learner_path)
+        torch.save({"global": save_rng_state(), "engine": t.engine.rng.get_state()}, ckpt.rng_path)
         state = {
             "step": t.step,
             "elapsed": t.elapsed,
@@ -239,7 +240,7 @@ def save(t: Trainer) -> Path:
         }
         if is_lora(t.model):
             state["base_model"] = base_model_pointer(t.config.model.path)
-        (directory / "state.json").write_text(json.dumps(state, indent=2))
+        ckpt.state_path.write_text(json.dumps(state, indent=2))
 
     pool_steps = {e.step for e in t.league.pool}
     return save_checkpoint(t.run, t.step, write, keep_last=t.config.checkpoint.keep_last, protect=pool_steps)
@@ -248,17 +249,18 @@ def save(t: Trainer) -> Path:
 def restore(t: Trainer, path: Path) -> None:
     from safetensors.torch import load_file
 
-    if (path / ADAPTER_DIR).is_dir():
-        load_adapter(t.model, path / ADAPTER_DIR)
+    ckpt = CheckpointDir(path)
+    if ckpt.adapter_dir.is_dir():
+        load_adapter(t.model, ckpt.adapter_dir)
     else:
-        weights = {k: v for f in sorted((path / "model").glob("*.safetensors")) for k, v in load_file(f).items()}
+        weights = {k: v for f in sorted(ckpt.model_dir.glob("*.safetensors")) for k, v in load_file(f).items()}
         t.model.load_state_dict(weights, strict=False)
     t.engine.after_learning(t.model)  # an engine with its own copy of the weights loads the restored ones
-    t.learner.load_state_dict(torch.load(path / "learner.pt", weights_only=False))
-    rng = torch.load(path / "rng.pt", weights_only=False)
+    t.learner.load_state_dict(torch.load(ckpt.learner_path, weights_only=False))
+    rng = torch.load(ckpt.rng_path, weights_only=False)
     load_rng_state(rng["global"])
     t.engine.rng.set_state(rng["engine"])
-    state = json.loads((path / "state.json").read_text())
+    state = json.loads(ckpt.state_path.read_text())
     t.step, t.elapsed, t.last_eval = state["step"], state["elapsed"], state.get("last_eval", {})
     t.baselines.load_state_dict(state["baselines"])
     t.league.load_state_dict(state["league"])
@@ -277,7 +279,7 @@ def save_replays(t: Trainer, plan: StepPlan, records: list[GameRecord], samples:
             for s in range(len(table.players))
         ]
         games.append(replay_record(record, names, samples, t.tokenizer, t.step, "train", game_id=i))
-    write_replays(t.run.replays_dir / "train.jsonl", games)
+    write_replays(t.run.replay_path("train"), games)
 
 
 # ----------------------------------------------------------------------------- the run
