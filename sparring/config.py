@@ -336,3 +336,13 @@ def load_config(recipe: str | None, overrides: list[str] = ()) -> TrainConfig:
 
 def dump_config(config: TrainConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, width=120)
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    """The resolved config a run was started with."""
+    from sparring.checkpoint import RunDir
+
+    path = RunDir(run_dir).config_path
+    if not path.exists():
+        raise UserError(f"{run_dir} is not a sparring run directory (no config.yaml)")
+    return validate(read_yaml(path), f"config of {run_dir}")
