@@ -25,7 +25,7 @@ import copy
 import math
 import random
 from collections import defaultdict
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
