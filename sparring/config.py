@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sparring.errors import UserError
-from sparring.prompts import DEFAULT_SYSTEM
+from sparring.prompts import DEFAULT_SYSTEM, PromptConfig
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
@@ -72,10 +72,25 @@ class DistributedSection(Section):
 
 
 class PromptSection(Section):
+    style: Literal["sparring", "spiral"] = "sparring"
+    """``sparring``: a system message with the rules, the observation as the user turn, lenient answer
+    reading (what the bundled model was pre-trained on). ``spiral``: SPIRAL's exact template -- one user
+    turn ending "Please reason step by step, and put your final answer within \\boxed{}." -- and its
+    strict, case-sensitive parser (``sparring.prompts.parse_spiral``); ``system`` is then unused."""
     answer_format: Literal["boxed", "brackets", "answer_tag"] = "boxed"
     """Where the model writes its move: ``\\boxed{}`` (SPIRAL), ``[move]`` or ``<answer>move</answer>``."""
     system: str = DEFAULT_SYSTEM
     """System message template with ``{rules}`` and ``{instruction}``; empty for none."""
+
+    @model_validator(mode="after")
+    def _spiral_is_boxed(self) -> PromptSection:
+        if self.style == "spiral" and self.answer_format != "boxed":
+            raise ValueError("style spiral answers in \\boxed{}: set answer_format to boxed")
+        return self
+
+    def prompt_config(self) -> PromptConfig:
+        """The :class:`sparring.prompts.PromptConfig` these settings describe (training and evaluation alike)."""
+        return PromptConfig(answer_format=self.answer_format, system=self.system, style=self.style)
 
 
 class SamplingSection(Section):

@@ -48,7 +48,6 @@ from sparring.league import League, StepPlan
 from sparring.learner import Learner, frozen_copy
 from sparring.lora import ADAPTER_DIR, base_model_pointer, is_lora, load_adapter, save_adapter, save_model_dir, wrap
 from sparring.players.lm import LMPlayer
-from sparring.prompts import PromptConfig
 from sparring.replays import replay_record, write_replays
 from sparring.report import refresh_report
 from sparring.rollout import GameRecord
@@ -104,7 +103,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
     engine = HFEngine(model, tokenizer, device=device, autocast=config.model.precision)
     if config.engine.kind == "vllm":  # vLLM holds its own weights copy; the HF engine stays as its scorer at T != 1
         engine = vllm_engine_for(config, tokenizer, scorer=engine)
-    prompt = PromptConfig(answer_format=config.prompt.answer_format, system=config.prompt.system)
+    prompt = config.prompt.prompt_config()
     sampling = SamplingParams(
         temperature=config.sampling.temperature, top_p=config.sampling.top_p, max_new_tokens=config.sampling.max_new_tokens
     )
