@@ -177,7 +177,15 @@ class LearnerSection(Section):
     micro_batch_size: int = Field(64, ge=1)
     """Samples per forward/backward; gradients are accumulated to the full batch."""
     clip_ratio: float = Field(0.2, gt=0)
-    """PPO clip on the ratio to the generation log-probs."""
+    """PPO clip on the ratio to the "old" log-probs (see ``recompute_old_logprobs``)."""
+    recompute_old_logprobs: bool | Literal["auto"] = "auto"
+    """Where PPO's "old" log-probs come from. ``true``: the learner scores the step's samples once before
+    the first epoch (SPIRAL/oat), so the first ratio is exactly 1 and clipping acts only on the update.
+    ``false``: the log-probs the rollout engine sampled with, no extra forward pass. ``auto``: ``true``
+    when ``engine.kind`` is ``vllm`` (its bf16 kernels differ from the learner's, and clipping would fire
+    on that noise), else ``false`` (the HF engine shares the learner's model and numerics). With
+    ``distributed.overlap`` the samples come from the weights one step back; recomputing then measures the
+    ratio from the current weights, and that one-version gap is no longer corrected."""
     loss_normalizer: Literal["constant", "tokens", "sequences"] = "constant"
     """``constant``: token-sum / max_new_tokens (Dr.GRPO, SPIRAL); ``tokens``: batch token mean;
     ``sequences``: per-sequence mean."""

@@ -2,7 +2,7 @@
 
 For each response token t of a sample with advantage A:
 
-    ratio_t = exp(log pi(t) - log pi_gen(t))          (pi_gen: the log-prob recorded at generation)
+    ratio_t = exp(log pi(t) - log pi_old(t))          (pi_old: see below)
     pg_t    = -min(ratio_t * A, clip(ratio_t, 1 - eps, 1 + eps) * A)     (PPO clip, eps = 0.2)
     kl_t    = exp(r_t) - r_t - 1, r_t = log pi_ref(t) - log pi(t)      (k3 estimator, optional)
     loss_t  = pg_t + kl_coef * kl_t - entropy_coef * H_t
@@ -16,6 +16,13 @@ summed (``sparring.distributed.ddp``), which again gives that gradient.
 Samples are grouped by game into micro-batches so each game's shared rules
 prefix runs once (``sparring.prefix``). A step whose loss
 or gradient is not finite is skipped, logged, and the run goes on.
+
+``pi_old`` is either the log-prob the rollout engine recorded when it
+sampled, or (``learner.recompute_old_logprobs``, SPIRAL/oat's way, the default
+with vLLM) the learner's own log-prob of the same tokens, computed once
+before the first epoch: vLLM samples with other kernels, often in bf16, and
+without the recompute the first ratio is off 1 by that rounding alone, so
+clipping fires on noise rather than on the update.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import defaultdict
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -49,6 +57,7 @@ class Learner:
         precision: torch.dtype | None = None,
         reference: torch.nn.Module | None = None,
         parallel: DataParallel | None = None,
+        rollout_engine: str = "hf",
     ):
         self.model = model
         self.parallel = parallel
@@ -60,6 +69,9 @@ class Learner:
         self.device = torch.device(device)
         self.precision = precision
         self.reference = reference
+        recompute = config.recompute_old_logprobs
+        self.recompute_old = recompute if isinstance(recompute, bool) else rollout_engine == "vllm"
+        """Score the samples once before the first epoch and use that as pi_old (``rollout_engine``: ``engine.kind``)."""
         # A LoRA policy's reference is its own base (adapters disabled) or an adapter snapshot: no model copy.
         self.adapter_reference = AdapterReference(model) if is_lora(model) and config.kl_coef > 0 else None
         if reference is None and config.kl_coef > 0 and self.adapter_reference is None:
@@ -143,6 +155,8 @@ class Learner:
         metrics: dict[str, float] = {}
         skipped = 0
         self.model.train()
+        if self.recompute_old:
+            mine = self.with_own_logprobs(mine)
         for _ in range(self.config.epochs):
             self.optimizer.zero_grad(set_to_none=True)
             sums: dict[str, float] = defaultdict(float)
@@ -184,6 +198,30 @@ class Learner:
             }
         )
         return metrics
+
+    @torch.no_grad()
+    def with_own_logprobs(self, samples: list[TurnSample]) -> list[TurnSample]:
+        """``samples`` with ``response_logprobs`` replaced by the learner's own, before any update.
+
+        Scored in the same micro-batches, mode and precision as the first
+        epoch's forward pass, so that pass reproduces them and its ratio is 1
+        (bit for bit where the kernels are deterministic, as on CPU).
+        The samples themselves are left as the rollout recorded them.
+        """
+        scored: dict[int, list[float]] = {}
+        for batch in self.micro_batches(samples):
+            with autocast(self.device, self.precision):
+                logps, _ = token_logprobs(
+                    self.model,
+                    [s.prompt_ids for s in batch],
+                    [s.response_ids for s in batch],
+                    self.pad_id,
+                    self.device,
+                    self.temperature,
+                )
+            for s, lp in zip(batch, logps, strict=True):
+                scored[id(s)] = lp.float().tolist()
+        return [replace(s, response_logprobs=scored[id(s)]) for s in samples]
 
     # -- reference / magnet -----------------------------------------------------
     def move_reference_to_policy(self) -> None:

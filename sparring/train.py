@@ -120,6 +120,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
         precision,
         reference,
         parallel=data_parallel(device),  # None unless launched as N processes (accelerate launch / torchrun)
+        rollout_engine=config.engine.kind,  # vLLM's log-probs are re-scored by the learner (learner.recompute_old_logprobs)
     )
 
     def load_opponent(path: str) -> LMPlayer:

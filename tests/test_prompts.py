@@ -197,8 +197,9 @@ def test_config_prompt_style_reaches_the_player_and_spiral_must_be_boxed():
 
 
 @pytest.mark.parametrize("recipe", ["spiral-qwen3-4b", "small-gpu"])
-def test_recipes_for_real_models_use_spirals_prompt(recipe):
+def test_recipes_for_real_models_use_spirals_prompt_and_recompute_old_logprobs(recipe):
     from sparring.config import load_config
 
     config = load_config(recipe)
     assert config.prompt.style == "spiral"
+    assert config.engine.kind == "vllm" and config.learner.recompute_old_logprobs in ("auto", True)
