@@ -152,7 +152,7 @@ def prompt_and_sampling(config: TrainConfig | None, temperature: float | None) -
     """The run's prompt and answer length (so the model is asked exactly as in training), at eval temperature."""
     if config is None:
         return PromptConfig(), SamplingParams(temperature=1.0 if temperature is None else temperature)
-    prompt = PromptConfig(answer_format=config.prompt.answer_format, system=config.prompt.system)
+    prompt = config.prompt.prompt_config()
     sampling = SamplingParams(
         temperature=config.eval.temperature if temperature is None else temperature,
         top_p=config.sampling.top_p,
