@@ -52,7 +52,7 @@ from sparring.prompts import PromptConfig
 from sparring.replays import replay_record, write_replays
 from sparring.report import refresh_report
 from sparring.rollout import GameRecord
-from sparring.samples import TurnSample, turn_samples
+from sparring.samples import TurnSample, role_returns, turn_samples
 from sparring.tracking import Trackers
 
 
@@ -147,12 +147,17 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     # 2. play (all seats of the policy answer in one batched call per tick)
     records = rollout(t, plan)  # in this process, or on Ray rollout workers (distributed.backend)
     rollout_seconds = time.perf_counter() - started
+
     # 3. score: every decision of a learning seat, with its return
-    samples = turn_samples(records, lambda i, _: plan.learner_seats[i], cfg.rollout.gamma, cfg.rollout.invalid_credit)
-    # 4. credit
+    def seats(i: int, _: GameRecord) -> list[int]:
+        return plan.learner_seats[i]
+
+    samples = turn_samples(records, seats, cfg.rollout.gamma, cfg.rollout.invalid_credit)
+    # 4. credit (baselines learn from every learning seat's return, including seats that never moved)
     adv = cfg.advantage
     options = {"grpo": {"normalize_std": adv.grpo_normalize_std}, "mars": {"format_bonus": adv.mars_format_bonus}}
-    estimate(adv.estimator, samples, t.baselines, **options.get(adv.estimator, {}))
+    returns = role_returns(records, seats, cfg.rollout.invalid_credit)
+    estimate(adv.estimator, samples, t.baselines, returns, **options.get(adv.estimator, {}))
     trained = drop_zero_advantage(samples) if adv.drop_zero else samples
     # 5. learn (an HFEngine shares the module; a vLLM engine sleeps meanwhile, then loads the new weights)
     learn_started = time.perf_counter()

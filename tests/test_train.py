@@ -17,7 +17,7 @@ from tiny_runs import TINY_RUN
 from sparring.checkpoint import RunDir, verify_checkpoint
 from sparring.config import load_config
 from sparring.errors import UserError
-from sparring.train import train
+from sparring.train import build, train, train_step
 
 FAST = [*TINY_RUN, "checkpoint.every=1", "logging.replay_every=1"]
 
@@ -84,6 +84,17 @@ def test_multi_game_fixed_opponent_and_pool(tmp_path):
     assert [e.step for e in t.league.pool] == [2, 3]
     assert sum(e.games for e in t.league.pool) > 0  # the learner played snapshots
     assert not (tmp_path / "pool" / "pool" / "step-1").exists()
+
+
+def test_a_seat_that_never_moved_still_updates_its_role_baseline(tmp_path):
+    # One new token cannot hold a boxed move: seat 0 forfeits every game on its first move and seat 1 never plays.
+    config = load_config("spiral-tictactoe", [*TINY_RUN, "sampling.max_new_tokens=1"])
+    t = build(config, RunDir(tmp_path / "run"))
+    metrics, _, records, samples = train_step(t)
+    assert all(r.invalid_seat == 0 and len(r.turns) == 1 for r in records) and {s.seat for s in samples} == {0}
+    # SPIRAL updates every role from every finished game: b1 = 0.95*0 + 0.05*(+0.5), with no sample invented.
+    assert t.baselines.get("tic_tac_toe", 1) == pytest.approx(0.05 * 0.5)
+    assert metrics["baseline/tic_tac_toe/1"] == pytest.approx(0.025) and metrics["learner/samples"] == len(samples)
 
 
 def test_bad_run_dir_and_resume_without_checkpoint_are_user_errors(tmp_path):
