@@ -127,6 +127,11 @@ def make_model_player(
 
     if answer_format not in ("boxed", "brackets", "answer_tag"):
         raise UserError(f"answer_format must be boxed, brackets or answer_tag, not {answer_format!r}")
+    if temperature < 0 or not 0 < top_p <= 1 or max_new_tokens < 1:
+        raise UserError(
+            f"model player: need temperature >= 0, 0 < top_p <= 1 and max_new_tokens >= 1, "
+            f"not {temperature}, {top_p} and {max_new_tokens}"
+        )
     engine = load_hf_engine(path, device=device)
     engine.rng.manual_seed(seed)
     sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
