@@ -37,7 +37,7 @@ from sparring.config import TrainConfig, dump_config, validate
 from sparring.device import autocast_dtype
 from sparring.distributed.ddp import data_parallel, follow
 from sparring.distributed.dispatch import generated_tokens, rollout, shutdown
-from sparring.engines import resolve_model_path
+from sparring.engines import loading_model, resolve_model_path
 from sparring.engines.base import SamplingParams
 from sparring.engines.hf import HFEngine
 from sparring.engines.vllm import VLLMEngine, sync_weights, vllm_engine_for, while_learning
@@ -48,6 +48,7 @@ from sparring.league import League, StepPlan
 from sparring.learner import Learner, frozen_copy
 from sparring.lora import ADAPTER_DIR, base_model_pointer, is_lora, load_adapter, save_adapter, save_model_dir, wrap
 from sparring.players.lm import LMPlayer
+from sparring.preflight import check_startable
 from sparring.prompts import PromptConfig
 from sparring.replays import replay_record, write_replays
 from sparring.report import refresh_report
@@ -87,8 +88,9 @@ def load_model(config: TrainConfig) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model_path(config.model.path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(config.model.device)
+    with loading_model(path):
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(config.model.device)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
@@ -319,16 +321,18 @@ def train(
         return t
     console = console or Console(highlight=False)
     run = RunDir(run_dir)
+    check_startable(config)  # model, device, packages, player specs: every problem before anything is written
     if resume:
         ckpt_step, ckpt = prepare_resume(run, warn=lambda msg: console.print(f"[yellow]warning:[/yellow] {msg}"))
-    else:
-        if run.path.exists() and any(run.path.iterdir()):
-            raise UserError(f"run directory {run.path} is not empty; resume it with --resume or choose another --run-dir")
-        run.create(exist_ok=True)
-        run.config_path.write_text(dump_config(config))
+    elif run.path.exists() and any(run.path.iterdir()):
+        raise UserError(f"run directory {run.path} is not empty; resume it with --resume or choose another --run-dir")
+    saved = config  # the run's config.yaml keeps its own max_steps; --max-steps only sets how far this process goes
     if max_steps is not None:
         config = config.model_copy(update={"max_steps": max_steps})
-    t = build(config, run)
+    t = build(config, run)  # before the run directory exists: a model that fails to load leaves nothing behind
+    if not resume:
+        run.create(exist_ok=True)
+        run.config_path.write_text(dump_config(saved))
     if resume:
         restore(t, ckpt)
         console.print(f"resumed {run.path} from step {ckpt_step}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sparring.engines.base import Engine, EngineStats, Generation, SamplingParams
@@ -26,11 +28,27 @@ def load_hf_engine(path: str | Path, device: str = "cpu", **kwargs) -> Engine:
     from sparring.engines.hf import HFEngine
 
     resolved = resolve_model_path(path)
-    try:
+    with loading_model(resolved):
         return HFEngine(resolved, device=device, **kwargs)
+
+
+@contextmanager
+def loading_model(path: Path) -> Iterator[None]:
+    """Turn what transformers raises for a broken model directory (bad JSON, missing weights) into one line."""
+    try:
+        yield
     except (OSError, ValueError, RuntimeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"cannot load model from {resolved}: {first}") from None
+        raise UserError(f"cannot load model from {path}: {first}") from None
 
 
-__all__ = ["BUNDLED", "Engine", "EngineStats", "Generation", "SamplingParams", "load_hf_engine", "resolve_model_path"]
+__all__ = [
+    "BUNDLED",
+    "Engine",
+    "EngineStats",
+    "Generation",
+    "SamplingParams",
+    "load_hf_engine",
+    "loading_model",
+    "resolve_model_path",
+]

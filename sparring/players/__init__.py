@@ -54,12 +54,21 @@ register_player(PlayerEntry("minimax", "exact game-tree search; perfect in tic-t
 register_player(PlayerEntry("mcts", "OpenSpiel UCT search with random rollouts", _mcts, "mcts:sims=200"))
 register_player(PlayerEntry("cfr", "average policy of CFR+ (or variant=cfr) for poker games", _cfr, "cfr:iters=500"))
 register_player(PlayerEntry("human", "you, at the terminal", _human))
+
+
+def _check_model(game, *args, **kwargs) -> None:
+    from sparring.players.lm import check_model_player
+
+    check_model_player(game, *args, **kwargs)
+
+
 register_player(
     PlayerEntry(
         "model",
         "a language model directory (or the bundled one), batched across games",
         _model,
         "model:bundled[,temperature=1.0]",
+        check=_check_model,
     )
 )
 register_player(
