@@ -302,7 +302,9 @@ def summary_line(step: int, total: int, m: dict[str, float]) -> str:
         elif key.startswith("train/") and key.endswith("/invalid"):
             parts.append(f"invalid {value:.0%}")
     if "learner/loss" in m:
-        parts += [f"loss {m['learner/loss']:+.4f}", f"kl {m.get('learner/kl', 0):.4f}"]
+        parts.append(f"loss {m['learner/loss']:+.4f}")
+    if "learner/kl" in m:
+        parts.append(f"kl {m['learner/kl']:.4f}")
     for key, value in m.items():
         if key.startswith("eval/") and (key.endswith("/non_loss") or key.endswith("exploitability")):
             parts.append(f"{key[5:]} {value:.2f}")

@@ -17,6 +17,7 @@ from tiny_runs import TINY_RUN
 from sparring.checkpoint import RunDir, verify_checkpoint
 from sparring.config import load_config
 from sparring.errors import UserError
+from sparring.report.curves import chart_specs
 from sparring.train import build, train, train_step
 
 FAST = [*TINY_RUN, "checkpoint.every=1", "logging.replay_every=1"]
@@ -45,6 +46,10 @@ def test_a_few_steps_change_the_weights_and_write_the_run_dir(tmp_path):
     assert [m["step"] for m in metrics] == [0, 1, 2]
     assert "eval/tic_tac_toe/minimax/non_loss" in metrics[0] and "eval/tic_tac_toe/random/win" in metrics[-1]
     assert metrics[1]["learner/samples"] > 0 and "train/tic_tac_toe/return/seat0" in metrics[1]
+    # Entropy is always measured; with no KL term there is no KL, and the report draws only what was measured.
+    assert metrics[1]["learner/entropy"] > 0 and "learner/kl" not in metrics[1]
+    charts = {c["id"] for c in chart_specs(metrics)}
+    assert "entropy" in charts and "kl" not in charts
     verify_checkpoint(run.checkpoints_dir / "step-2")
     from sparring.engines import BUNDLED
 
