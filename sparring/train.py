@@ -42,7 +42,7 @@ from sparring.engines.base import SamplingParams
 from sparring.engines.hf import HFEngine
 from sparring.engines.vllm import VLLMEngine, sync_weights, vllm_engine_for, while_learning
 from sparring.errors import UserError
-from sparring.evaluate.suite import before_after_table, default_opponents, evaluate_game
+from sparring.evaluate.suite import before_after_table, default_opponents, eval_sampling, evaluate_game
 from sparring.games import make_game
 from sparring.league import League, StepPlan
 from sparring.learner import Learner, frozen_copy
@@ -217,9 +217,7 @@ def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> di
     """Arena vs fixed players (both seats) and exact exploitability, for every game of the run."""
     cfg = t.config
     t.engine.rng.manual_seed(step_seed(cfg.seed, t.step, "eval"))
-    sampling = SamplingParams(
-        temperature=cfg.eval.temperature, top_p=cfg.sampling.top_p, max_new_tokens=cfg.sampling.max_new_tokens
-    )
+    sampling = eval_sampling(cfg)  # eval.temperature and eval.top_p (SPIRAL evaluates at 0.6 / 0.95)
     metrics: dict[str, float] = {}
     for section, (spec, game, _) in zip(cfg.games, t.games, strict=True):
         player = LMPlayer(t.engine, game, t.policy.prompt, sampling, name="policy")

@@ -17,8 +17,9 @@ from tiny_runs import TINY_RUN
 from sparring.checkpoint import RunDir, verify_checkpoint
 from sparring.config import load_config
 from sparring.errors import UserError
+from sparring.evaluate.checkpoints import prompt_and_sampling
 from sparring.report.curves import chart_specs
-from sparring.train import build, train, train_step
+from sparring.train import build, evaluate, train, train_step
 
 FAST = [*TINY_RUN, "checkpoint.every=1", "logging.replay_every=1"]
 
@@ -100,6 +101,19 @@ def test_a_seat_that_never_moved_still_updates_its_role_baseline(tmp_path):
     # SPIRAL updates every role from every finished game: b1 = 0.95*0 + 0.05*(+0.5), with no sample invented.
     assert t.baselines.get("tic_tac_toe", 1) == pytest.approx(0.05 * 0.5)
     assert metrics["baseline/tic_tac_toe/1"] == pytest.approx(0.025) and metrics["learner/samples"] == len(samples)
+
+
+def test_eval_top_p_reaches_the_evaluation_games(tmp_path):
+    # A nucleus of ~0 keeps only the likeliest token: evaluation then plays exactly the greedy games.
+    def evaluation(*overrides: str) -> dict[str, float]:
+        config = load_config("spiral-tictactoe", [*TINY_RUN, "eval.games=6", "sampling.max_new_tokens=16", *overrides])
+        return evaluate(build(config, RunDir(tmp_path / "run")))
+
+    nucleus, greedy, sampled = evaluation("eval.top_p=1e-6"), evaluation("eval.temperature=0"), evaluation()
+    assert nucleus == greedy != sampled
+    config = load_config("spiral-qwen3-4b", [])
+    assert (config.eval.temperature, config.eval.top_p, config.sampling.top_p) == (0.6, 0.95, 1.0)  # SPIRAL's evaluation
+    assert prompt_and_sampling(config, None)[1].top_p == 0.95  # `sparring eval RUN` samples as training evaluated
 
 
 def test_bad_run_dir_and_resume_without_checkpoint_are_user_errors(tmp_path):

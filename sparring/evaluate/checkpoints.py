@@ -32,7 +32,7 @@ from sparring.config import TrainConfig
 from sparring.engines import load_hf_engine, resolve_model_path
 from sparring.engines.base import Engine, SamplingParams
 from sparring.errors import UserError
-from sparring.evaluate.suite import default_opponents, evaluate_game
+from sparring.evaluate.suite import default_opponents, eval_sampling, evaluate_game
 from sparring.games import make_game
 from sparring.players.lm import LMPlayer
 from sparring.prompts import PromptConfig
@@ -155,12 +155,7 @@ def prompt_and_sampling(config: TrainConfig | None, temperature: float | None) -
     if config is None:
         return PromptConfig(), SamplingParams(temperature=1.0 if temperature is None else temperature)
     prompt = PromptConfig(answer_format=config.prompt.answer_format, system=config.prompt.system)
-    sampling = SamplingParams(
-        temperature=config.eval.temperature if temperature is None else temperature,
-        top_p=config.sampling.top_p,
-        max_new_tokens=config.sampling.max_new_tokens,
-    )
-    return prompt, sampling
+    return prompt, eval_sampling(config, temperature)
 
 
 def load_engine(target: Target, device: str | None) -> Engine:
