@@ -157,7 +157,11 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     samples = turn_samples(records, seats, cfg.rollout.gamma, cfg.rollout.invalid_credit)
     # 4. credit (baselines learn from every learning seat's return, including seats that never moved)
     adv = cfg.advantage
-    options = {"grpo": {"normalize_std": adv.grpo_normalize_std}, "mars": {"format_bonus": adv.mars_format_bonus}}
+    options = {
+        "rae": {"per_observation": adv.baseline == "observation"},
+        "grpo": {"normalize_std": adv.grpo_normalize_std},
+        "mars": {"format_bonus": adv.mars_format_bonus},
+    }
     returns = role_returns(records, seats, cfg.rollout.invalid_credit)
     estimate(adv.estimator, samples, t.baselines, returns, **options.get(adv.estimator, {}))
     trained = drop_zero_advantage(samples) if adv.drop_zero else samples
@@ -184,7 +188,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
             "speed/tokens_per_s": generated_tokens(records) / rollout_seconds,
         }
     )
-    metrics.update({f"baseline/{k}": v for k, v in t.baselines.state_dict().items()})
+    metrics.update({f"baseline/{k}": v for k, v in t.baselines.roles().items()})
     return metrics, plan, records, samples
 
 
