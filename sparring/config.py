@@ -142,9 +142,10 @@ class AdvantageSection(Section):
     """``rae``: per (game, role) EMA baseline (SPIRAL); ``grpo``: batch group mean; ``reinforce``: none; ``mars``."""
     ema_rate: float = Field(0.95, ge=0, lt=1)
     """RAE baseline decay (SPIRAL: 0.95)."""
-    baseline: Literal["role", "observation"] = "role"
+    baseline: Literal["role", "observation", "value"] = "role"
     """RAE's baseline: ``role`` (SPIRAL), one EMA per (game, role); ``observation``, the mean return of the
-    batch's other turns with the same observation (else its EMA, else the role's): a state-value baseline."""
+    batch's other turns with the same observation (else its EMA, else the role's); ``value``, a learned V(s)
+    read from the policy's features (``sparring.value``)."""
     drop_zero: bool = True
     """Drop turns whose advantage is exactly zero (SPIRAL's filter_zero_adv)."""
     grpo_normalize_std: bool = False
@@ -337,3 +338,13 @@ def load_config(recipe: str | None, overrides: list[str] = ()) -> TrainConfig:
 
 def dump_config(config: TrainConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, width=120)
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    """The resolved config a run was started with."""
+    from sparring.checkpoint import RunDir
+
+    path = RunDir(run_dir).config_path
+    if not path.exists():
+        raise UserError(f"{run_dir} is not a sparring run directory (no config.yaml)")
+    return validate(read_yaml(path), f"config of {run_dir}")

@@ -12,7 +12,8 @@ length budget: Dr.GRPO, as SPIRAL) -- or the per-sequence or whole-batch
 token mean -- and the batch loss is the mean over samples. Micro-batches are
 scaled so that accumulating them gives exactly the full-batch gradient (a
 test checks it); over N processes each takes a shard and the gradients are
-summed (``sparring.distributed.ddp``), which again gives that gradient.
+summed (a :class:`GradientSync`, implemented by ``sparring.distributed.ddp``),
+which again gives that gradient.
 Samples are grouped by game into micro-batches so each game's shared rules
 prefix runs once (``sparring.prefix``). A step whose loss
 or gradient is not finite is skipped, logged, and the run goes on.
@@ -24,7 +25,7 @@ import copy
 import math
 import random
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
@@ -35,7 +36,30 @@ from sparring.prefix import token_logprobs
 from sparring.samples import TurnSample
 
 if TYPE_CHECKING:
-    from sparring.distributed.ddp import DataParallel
+    from sparring.value import ValueBaseline
+
+STATS = ("pg", "clipped", "ratio", "kl", "entropy")
+"""The per-step sums of :meth:`Learner.micro_batch_loss` (over N processes they are summed with the gradients)."""
+
+
+class GradientSync(Protocol):
+    """What the learner needs to learn over N processes: its shard, and sums over all of them.
+
+    Each process holds the whole batch, learns on its shard with the loss scaled by the
+    global counts, and the shards' gradients are summed: the full batch's gradient.
+    Keeping the processes' learners identical otherwise (who runs which call) is not the
+    learner's business (``sparring.distributed.ddp``).
+    """
+
+    def shard(self, samples: list[TurnSample]) -> list[TurnSample]:
+        """This process's samples of the batch."""
+        ...
+
+    def all_reduce(
+        self, params: list[torch.nn.Parameter], finite: bool, loss: float, sums: dict[str, float]
+    ) -> tuple[bool, float]:
+        """Sum gradients, loss and the :data:`STATS` in ``sums`` (in place) over processes; finite only if finite on all."""
+        ...
 
 
 class Learner:
@@ -49,11 +73,11 @@ class Learner:
         device: str | torch.device = "cpu",
         precision: torch.dtype | None = None,
         reference: torch.nn.Module | None = None,
-        parallel: DataParallel | None = None,
+        parallel: GradientSync | None = None,
     ):
         self.model = model
         self.parallel = parallel
-        """N learner processes (``sparring.distributed.ddp``): each takes a shard, gradients are summed."""
+        """N learner processes (:class:`GradientSync`): each takes a shard, gradients are summed."""
         self.pad_id = pad_id
         self.config = config
         self.max_new_tokens = max_new_tokens
@@ -61,6 +85,8 @@ class Learner:
         self.device = torch.device(device)
         self.precision = precision
         self.reference = reference
+        self.value: ValueBaseline | None = None
+        """A learned V(s) baseline (``advantage.baseline: value``), fitted by the loop, saved with the learner."""
         # A LoRA policy's reference is its own base (adapters disabled) or an adapter snapshot: no model copy.
         self.adapter_reference = AdapterReference(model) if is_lora(model) and config.kl_coef > 0 else None
         if reference is None and config.kl_coef > 0 and self.adapter_reference is None:
@@ -169,8 +195,6 @@ class Learner:
         """
         if not samples:
             return {"learner/samples": 0.0, "learner/skipped": 0.0}
-        if self.parallel is not None:  # rank 0 hands the batch to the other ranks; each learns on its shard
-            self.parallel.announce(self, "step", samples)
         metrics: dict[str, float] = {}
         skipped = 0
         self.model.train()
@@ -237,8 +261,6 @@ class Learner:
     # -- reference / magnet -----------------------------------------------------
     def move_reference_to_policy(self) -> None:
         """Magnetic mirror descent: the magnet jumps to the current policy."""
-        if self.parallel is not None:
-            self.parallel.announce(self, "move_reference_to_policy")
         if self.reference is not None:
             self.reference.load_state_dict(self.model.state_dict())
         if self.adapter_reference is not None:
@@ -250,6 +272,8 @@ class Learner:
             state["reference"] = self.reference.state_dict()
         if self.adapter_reference is not None:
             state["adapter_reference"] = self.adapter_reference.state_dict()
+        if self.value is not None:
+            state["value"] = self.value.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -259,6 +283,8 @@ class Learner:
             self.reference.load_state_dict(state["reference"])
         if self.adapter_reference is not None and "adapter_reference" in state:
             self.adapter_reference.load_state_dict(state["adapter_reference"])
+        if self.value is not None and "value" in state:
+            self.value.load_state_dict(state["value"])
 
 
 def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
