@@ -2,7 +2,7 @@
 
 For each response token t of a sample with advantage A:
 
-    ratio_t = exp(log pi(t) - log pi_gen(t))          (pi_gen: the log-prob recorded at generation)
+    ratio_t = exp(log pi(t) - log pi_old(t))          (pi_old: see below)
     pg_t    = -min(ratio_t * A, clip(ratio_t, 1 - eps, 1 + eps) * A)     (PPO clip, eps = 0.2)
     kl_t    = exp(r_t) - r_t - 1, r_t = log pi_ref(t) - log pi(t)      (k3 estimator, optional)
     loss_t  = pg_t + kl_coef * kl_t - entropy_coef * H_t
@@ -17,6 +17,13 @@ which again gives that gradient.
 Samples are grouped by game into micro-batches so each game's shared rules
 prefix runs once (``sparring.prefix``). A step whose loss
 or gradient is not finite is skipped, logged, and the run goes on.
+
+``pi_old`` is either the log-prob the rollout engine recorded when it
+sampled, or (``learner.recompute_old_logprobs``, SPIRAL/oat's way, the default
+with vLLM) the learner's own log-prob of the same tokens, computed once
+before the first epoch: vLLM samples with other kernels, often in bf16, and
+without the recompute the first ratio is off 1 by that rounding alone, so
+clipping fires on noise rather than on the update.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import copy
 import math
 import random
 from collections import defaultdict
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
@@ -74,6 +82,7 @@ class Learner:
         precision: torch.dtype | None = None,
         reference: torch.nn.Module | None = None,
         parallel: GradientSync | None = None,
+        rollout_engine: str = "hf",
     ):
         self.model = model
         self.parallel = parallel
@@ -87,6 +96,9 @@ class Learner:
         self.reference = reference
         self.value: ValueBaseline | None = None
         """A learned V(s) baseline (``advantage.baseline: value``), fitted by the loop, saved with the learner."""
+        recompute = config.recompute_old_logprobs
+        self.recompute_old = recompute if isinstance(recompute, bool) else rollout_engine == "vllm"
+        """Score the samples once before the first epoch and use that as pi_old (``rollout_engine``: ``engine.kind``)."""
         # A LoRA policy's reference is its own base (adapters disabled) or an adapter snapshot: no model copy.
         self.adapter_reference = AdapterReference(model) if is_lora(model) and config.kl_coef > 0 else None
         if reference is None and config.kl_coef > 0 and self.adapter_reference is None:
@@ -190,14 +202,17 @@ class Learner:
         After the first optimizer step of a batch the policy has moved, so the
         PPO ratio of the later minibatches and epochs differs from 1 and the
         clip bounds how far one batch can move any answer's probability: a
-        trust region. With one epoch of one minibatch the ratio is exactly 1
-        and the update is plain REINFORCE with a baseline.
+        trust region. With one epoch of one minibatch the ratio is 1 (exactly,
+        with ``recompute_old_logprobs``; else up to the rollout engine's
+        rounding) and the update is plain REINFORCE with a baseline.
         """
         if not samples:
             return {"learner/samples": 0.0, "learner/skipped": 0.0}
         metrics: dict[str, float] = {}
         skipped = 0
         self.model.train()
+        if self.recompute_old:
+            samples = self.with_own_logprobs(samples)
         for _ in range(self.config.epochs):
             epoch_metrics: dict[str, float] = defaultdict(float)
             for part in self.minibatches(samples):
@@ -257,6 +272,33 @@ class Learner:
         if self.measures_kl:  # without a reference there is no KL: no metric, rather than a flat 0
             metrics["learner/kl"] = sums["kl"] / num_tokens
         return metrics
+
+    @torch.no_grad()
+    def with_own_logprobs(self, samples: list[TurnSample]) -> list[TurnSample]:
+        """``samples`` with ``response_logprobs`` replaced by the learner's own, before any update.
+
+        Scored in the same minibatches and micro-batches, mode and precision
+        as the first update, so in one process that update reproduces them and
+        its ratio is 1 (bit for bit where the kernels are deterministic, as on
+        CPU); the later minibatches and epochs see how far the policy moved.
+        Every learner process scores the whole batch, since later epochs
+        reshuffle which process holds which sample. The samples themselves are
+        left as the rollout recorded them.
+        """
+        scored: dict[int, list[float]] = {}
+        for batch in (b for part in self.minibatches(samples) for b in self.micro_batches(part)):
+            with autocast(self.device, self.precision):
+                logps, _ = token_logprobs(
+                    self.model,
+                    [s.prompt_ids for s in batch],
+                    [s.response_ids for s in batch],
+                    self.pad_id,
+                    self.device,
+                    self.temperature,
+                )
+            for s, lp in zip(batch, logps, strict=True):
+                scored[id(s)] = lp.float().tolist()
+        return [replace(s, response_logprobs=scored[id(s)]) for s in samples]
 
     # -- reference / magnet -----------------------------------------------------
     def move_reference_to_policy(self) -> None:

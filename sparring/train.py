@@ -48,7 +48,6 @@ from sparring.learner import Learner, frozen_copy
 from sparring.lora import base_model_pointer, is_lora, load_adapter, save_adapter, save_model_dir, wrap
 from sparring.players.lm import LMPlayer
 from sparring.preflight import check_startable
-from sparring.prompts import PromptConfig
 from sparring.replays import replay_record, write_replays
 from sparring.report import refresh_report
 from sparring.rollout import GameRecord
@@ -102,7 +101,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
     device = config.model.device
     precision = autocast_dtype(device, config.model.precision)
     engine = make_engine(config, tokenizer, model)  # HF shares the learner's module; vLLM holds its own weights copy
-    prompt = PromptConfig(answer_format=config.prompt.answer_format, system=config.prompt.system)
+    prompt = config.prompt.prompt_config()
     sampling = SamplingParams(
         temperature=config.sampling.temperature, top_p=config.sampling.top_p, max_new_tokens=config.sampling.max_new_tokens
     )
@@ -120,6 +119,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
         precision,
         reference,
         parallel=parallel,
+        rollout_engine=config.engine.kind,  # vLLM's log-probs are re-scored by the learner (learner.recompute_old_logprobs)
     )
     if config.advantage.baseline == "value":
         learner.value = ValueBaseline(model, engine.pad_id, device)

@@ -152,8 +152,7 @@ def prompt_and_sampling(config: TrainConfig | None, temperature: float | None) -
     """The run's prompt and answer length (so the model is asked exactly as in training), at eval temperature."""
     if config is None:
         return PromptConfig(), SamplingParams(temperature=1.0 if temperature is None else temperature)
-    prompt = PromptConfig(answer_format=config.prompt.answer_format, system=config.prompt.system)
-    return prompt, eval_sampling(config, temperature)
+    return config.prompt.prompt_config(), eval_sampling(config, temperature)
 
 
 def load_engine(target: Target, device: str | None) -> Engine:

@@ -117,6 +117,7 @@ SUMMARY_FIELDS = [
     ("KL coef", ("learner", "kl_coef")),
     ("temperature", ("sampling", "temperature")),
     ("max new tokens", ("sampling", "max_new_tokens")),
+    ("prompt style", ("prompt", "style")),
     ("answer format", ("prompt", "answer_format")),
     ("eval every / games", None),
 ]
