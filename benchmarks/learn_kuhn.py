@@ -43,6 +43,12 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
     "trust_region": (TRUST_REGION, "2 epochs x 4 minibatches at lr 1e-4: the clip acts"),
     "observation": (OBSERVATION, "RAE with a per-observation (state-value) baseline"),
     "observation_tr": (OBSERVATION + TRUST_REGION, "per-observation baseline + trust region"),
+    "observation_sgdlike": (
+        [*OBSERVATION, "learner.adam_eps=1e-4"],
+        "per-observation baseline, AdamW's epsilon at about twice the typical gradient: steps shrink with the "
+        "advantage instead of Adam's normalised constant size",
+    ),
+    "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,
         "+ KL 0.1 to the base model, never moved (MMD / R-NaD's fixed magnet)",

@@ -181,16 +181,19 @@ def pretrain(
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 2400,
     scale: Annotated[float, typer.Option(help="Multiply the corpus size (turns per game) by this.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed for corpus, tokenizer and weights.")] = 0,
+    init: Annotated[
+        str | None, typer.Option(help="Continue from this model directory (its tokenizer and weights) instead of from scratch.")
+    ] = None,
 ) -> None:
-    """Make the bundled base model: synthetic random-play corpus, BPE tokenizer, tiny Llama."""
-    from pathlib import Path
-
+    """Make a base model: a corpus of each game's weak prior play, a BPE tokenizer, a tiny Llama."""
     from sparring.pretrain import PretrainConfig
     from sparring.pretrain import pretrain as run_pretrain
 
     if steps <= 0 or scale <= 0:
         raise UserError("--steps and --scale must be positive")
-    config = PretrainConfig(steps=steps, seed=seed)
+    if init is not None and not (Path(init) / "config.json").is_file():
+        raise UserError(f"--init {init}: not a model directory (no config.json)")
+    config = PretrainConfig(steps=steps, seed=seed, init=init)
     config.mix = {k: max(1, int(v * scale)) for k, v in config.mix.items()}
     info = run_pretrain(Path(out), config)
     console.print(
