@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from precision import FP32_RUN
 from safetensors.torch import load_file
 from tiny_runs import TINY_RUN
 
@@ -101,7 +102,7 @@ def cli(*args: str) -> list[str]:
 
 
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
-    args = ["spiral-kuhn", *FAST, "max_steps=4"]
+    args = ["spiral-kuhn", *FAST, FP32_RUN, "max_steps=4"]  # bit-exact: pinned, so it means the same on every CPU
     whole = tmp_path / "whole"
     subprocess.run(cli(*args, "--run-dir", str(whole)), check=True, capture_output=True, timeout=600)
 
