@@ -26,8 +26,10 @@ shared/reference/self-play-algorithms.md, sections A4, A5, B2, B3.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import math
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from statistics import fmean
@@ -37,6 +39,9 @@ from sparring.samples import TurnSample
 
 Key = tuple[str, int]
 """(game, role): the unit a baseline or a group is kept for."""
+
+ObsKey = tuple[str, str]
+"""(game, ``obs:<digest of the prompt ids>``): one observation, as the model read it."""
 
 WHITEN_EPS = 1e-8
 """Added to the variance before the square root when whitening (MARS / ROLL's value)."""
@@ -59,10 +64,17 @@ class RoleBaselines:
         """Value of a baseline never updated (SPIRAL: 0.0)."""
         self.values: dict[Key, float] = {}
 
-    def get(self, game: str, role: int) -> float:
+    def get(self, game: str, role: int | str) -> float:
         return self.values.get((game, role), self.init)
 
-    def update(self, game: str, role: int, value: float, rate: float | None = None) -> float:
+    def known(self, game: str, role: int | str) -> bool:
+        return (game, role) in self.values
+
+    def roles(self) -> dict[str, float]:
+        """The per-role values only (observation baselines can number thousands): what metrics show."""
+        return {f"{game}/{role}": value for (game, role), value in sorted(self.values.items(), key=str) if isinstance(role, int)}
+
+    def update(self, game: str, role: int | str, value: float, rate: float | None = None) -> float:
         """Move the baseline towards ``value``; returns the new baseline. ``rate`` overrides the store's rate."""
         r = self.rate if rate is None else rate
         new = r * self.get(game, role) + (1.0 - r) * value
@@ -71,7 +83,7 @@ class RoleBaselines:
 
     def state_dict(self) -> dict[str, float]:
         """JSON-friendly: ``{"tic_tac_toe/0": 0.05, ...}``. Rate and init are config, not state."""
-        return {f"{game}/{role}": value for (game, role), value in sorted(self.values.items())}
+        return {f"{game}/{role}": value for (game, role), value in sorted(self.values.items(), key=str)}
 
     def load_state_dict(self, state: dict[str, float]) -> None:
         """Replace all values with those of a ``state_dict()`` (game names may themselves contain '/')."""
@@ -80,7 +92,7 @@ class RoleBaselines:
             game, sep, role = name.rpartition("/")
             if not sep or not game:
                 raise ValueError(f"baseline key {name!r} is not 'game/role'")
-            values[(game, int(role))] = float(value)
+            values[(game, role if role.startswith("obs:") else int(role))] = float(value)
         self.values = values
 
     def __repr__(self) -> str:
@@ -100,6 +112,12 @@ def _group_by(samples: Iterable[TurnSample], key: Callable[[TurnSample], Hashabl
 
 def _role_key(s: TurnSample) -> Key:
     return (s.game, s.role)
+
+
+def observation_key(s: TurnSample) -> ObsKey:
+    """The sample's observation: its prompt ids (the game state as its seat sees it, rules included)."""
+    digest = hashlib.blake2b(array("l", s.prompt_ids).tobytes(), digest_size=8).hexdigest()
+    return (s.game, f"obs:{digest}")
 
 
 def _seat_key(s: TurnSample) -> tuple[str, int, int]:
@@ -148,7 +166,9 @@ def reinforce(samples: list[TurnSample]) -> list[TurnSample]:
     return samples
 
 
-def rae(samples: list[TurnSample], baselines: RoleBaselines, rate: float | None = None) -> list[TurnSample]:
+def rae(
+    samples: list[TurnSample], baselines: RoleBaselines, rate: float | None = None, per_observation: bool = False
+) -> list[TurnSample]:
     """Role-conditioned advantage estimation (SPIRAL): A = reward - b[game, role], then update b.
 
     The baseline is read BEFORE this batch updates it, so a sample's own return
@@ -169,12 +189,32 @@ def rae(samples: list[TurnSample], baselines: RoleBaselines, rate: float | None 
     With gamma < 1, ``reward`` is already the discounted return R*gamma**j, so
     A = R*gamma**j - b; SPIRAL computes (R - b)*gamma**j. The two agree at the
     default gamma = 1.
+
+    ``per_observation`` (``advantage.baseline: observation``) subtracts an
+    estimate of the value of the very state the turn was played in, not of the
+    role: the mean reward of the batch's OTHER turns with the same prompt ids
+    (leave-one-out, so still unbiased), else that observation's EMA from past
+    steps, else the role's EMA. Why: in Kuhn the card alone swings the return
+    by about a chip, so with a role baseline every K turn gets a positive
+    advantage and every J turn a negative one whatever was played. That
+    noise is shared by all cards' answers and, through the shared weights,
+    drags the policy of every card the same way; a state baseline removes it
+    and leaves the part that says which move was better.
     """
     if baselines is None:
         raise ValueError("rae needs a RoleBaselines store (pass baselines=...)")
     before = {key: baselines.get(*key) for key in {_role_key(s) for s in samples}}
     for s in samples:
         s.advantage = s.reward - before[_role_key(s)]
+    if per_observation:
+        for key, group in _group_by(samples, observation_key).items():
+            total = sum(s.reward for s in group)
+            for s in group:
+                if len(group) > 1:
+                    s.advantage = s.reward - (total - s.reward) / (len(group) - 1)
+                elif baselines.known(*key):
+                    s.advantage = s.reward - baselines.get(*key)
+            baselines.update(*key, total / len(group), rate=rate)
     for (game, role), returns in game_returns(samples).items():
         baselines.update(game, role, fmean(returns), rate=rate)
     return samples

@@ -142,6 +142,9 @@ class AdvantageSection(Section):
     """``rae``: per (game, role) EMA baseline (SPIRAL); ``grpo``: batch group mean; ``reinforce``: none; ``mars``."""
     ema_rate: float = Field(0.95, ge=0, lt=1)
     """RAE baseline decay (SPIRAL: 0.95)."""
+    baseline: Literal["role", "observation"] = "role"
+    """RAE's baseline: ``role`` (SPIRAL), one EMA per (game, role); ``observation``, the mean return of the
+    batch's other turns with the same observation (else its EMA, else the role's): a state-value baseline."""
     drop_zero: bool = True
     """Drop turns whose advantage is exactly zero (SPIRAL's filter_zero_adv)."""
     grpo_normalize_std: bool = False
@@ -158,7 +161,10 @@ class LearnerSection(Section):
     differences (e.g. summing shards in another order) can then flip a step."""
     weight_decay: float = Field(0.0, ge=0)
     epochs: int = Field(1, ge=1)
-    """Passes over each step's samples, one optimizer step per pass (SPIRAL: 2)."""
+    """Passes over each step's samples (SPIRAL: 2, one optimizer step each)."""
+    minibatches: int = Field(1, ge=1)
+    """Optimizer steps per pass, each on a shuffled share of the samples. With epochs * minibatches > 1 the
+    PPO ratio leaves 1 after the first step and the clip becomes a trust region; with 1 x 1 it never acts."""
     micro_batch_size: int = Field(64, ge=1)
     """Samples per forward/backward; gradients are accumulated to the full batch."""
     clip_ratio: float = Field(0.2, gt=0)

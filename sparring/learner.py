@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -132,58 +133,93 @@ class Learner:
         return per_token.sum() / num_tokens
 
     # -- update -----------------------------------------------------------------
+    def minibatches(self, samples: list[TurnSample]) -> list[list[TurnSample]]:
+        """``samples`` split into ``minibatches`` parts, one optimizer step each.
+
+        The split is a shuffle seeded by the number of optimizer steps taken so
+        far, so it is the same on every learner process and after a resume.
+        With one part the order is kept (and the update is the full-batch one).
+        """
+        parts = min(self.config.minibatches, len(samples))
+        if parts == 1:
+            return [samples]
+        order = list(range(len(samples)))
+        random.Random(f"minibatches/{self.scheduler.last_epoch}").shuffle(order)
+        return [[samples[i] for i in order[k::parts]] for k in range(parts)]
+
     def step(self, samples: list[TurnSample]) -> dict[str, float]:
-        """``epochs`` optimizer steps over ``samples``; returns the step's statistics."""
+        """``epochs`` passes over ``samples``, each of ``minibatches`` optimizer steps; returns the statistics.
+
+        After the first optimizer step of a batch the policy has moved, so the
+        PPO ratio of the later minibatches and epochs differs from 1 and the
+        clip bounds how far one batch can move any answer's probability: a
+        trust region. With one epoch of one minibatch the ratio is exactly 1
+        and the update is plain REINFORCE with a baseline.
+        """
         if not samples:
             return {"learner/samples": 0.0, "learner/skipped": 0.0}
         if self.parallel is not None:  # rank 0 hands the batch to the other ranks; each learns on its shard
             self.parallel.announce(self, "step", samples)
-        mine = self.parallel.shard(samples) if self.parallel is not None else samples
-        num_tokens = sum(len(s.response_ids) for s in samples)
         metrics: dict[str, float] = {}
         skipped = 0
         self.model.train()
         for _ in range(self.config.epochs):
-            self.optimizer.zero_grad(set_to_none=True)
-            sums: dict[str, float] = defaultdict(float)
-            loss_value, finite = 0.0, True
-            for batch in self.micro_batches(mine):
-                loss, stats = self.micro_batch_loss(batch, len(samples), num_tokens)
-                if not torch.isfinite(loss):
-                    finite = False
-                    break
-                loss.backward()
-                loss_value += loss.item()
-                for key, value in stats.items():
-                    sums[key] += value
-            params = [p for p in self.model.parameters() if p.requires_grad]
-            if self.parallel is not None:  # shards' gradients summed: the full batch's gradient on every rank
-                finite, loss_value = self.parallel.all_reduce(params, finite, loss_value, sums)
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)) if finite else math.nan
-            if not finite or not math.isfinite(grad_norm):
-                self.optimizer.zero_grad(set_to_none=True)
-                skipped += 1
-                continue
-            self.optimizer.step()
-            self.scheduler.step()
-            metrics = {
-                "learner/loss": loss_value,
-                "learner/pg_loss": sums["pg"] / num_tokens,
-                "learner/kl": sums["kl"] / num_tokens,
-                "learner/entropy": sums["entropy"] / num_tokens,
-                "learner/clip_frac": sums["clipped"] / num_tokens,
-                "learner/ratio": sums["ratio"] / num_tokens,
-                "learner/grad_norm": grad_norm,
-            }
+            epoch_metrics: dict[str, float] = defaultdict(float)
+            for part in self.minibatches(samples):
+                result = self.update(part)
+                if result is None:
+                    skipped += 1
+                    continue
+                for key, value in result.items():
+                    epoch_metrics[key] += value
+            if epoch_metrics:
+                updates = epoch_metrics.pop("updates")
+                metrics = {k: v / updates for k, v in epoch_metrics.items()}  # the last epoch's mean over its updates
         metrics.update(
             {
                 "learner/samples": float(len(samples)),
-                "learner/tokens": float(num_tokens),
+                "learner/tokens": float(sum(len(s.response_ids) for s in samples)),
                 "learner/skipped": float(skipped),
                 "learner/lr": self.optimizer.param_groups[0]["lr"],
             }
         )
         return metrics
+
+    def update(self, samples: list[TurnSample]) -> dict[str, float] | None:
+        """One optimizer step on ``samples`` (this process's shard of them); None if it was skipped as not finite."""
+        mine = self.parallel.shard(samples) if self.parallel is not None else samples
+        num_tokens = sum(len(s.response_ids) for s in samples)
+        self.optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, float] = defaultdict(float)
+        loss_value, finite = 0.0, True
+        for batch in self.micro_batches(mine):
+            loss, stats = self.micro_batch_loss(batch, len(samples), num_tokens)
+            if not torch.isfinite(loss):
+                finite = False
+                break
+            loss.backward()
+            loss_value += loss.item()
+            for key, value in stats.items():
+                sums[key] += value
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.parallel is not None:  # shards' gradients summed: the full batch's gradient on every rank
+            finite, loss_value = self.parallel.all_reduce(params, finite, loss_value, sums)
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)) if finite else math.nan
+        if not finite or not math.isfinite(grad_norm):
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
+        self.optimizer.step()
+        self.scheduler.step()
+        return {
+            "updates": 1.0,
+            "learner/loss": loss_value,
+            "learner/pg_loss": sums["pg"] / num_tokens,
+            "learner/kl": sums["kl"] / num_tokens,
+            "learner/entropy": sums["entropy"] / num_tokens,
+            "learner/clip_frac": sums["clipped"] / num_tokens,
+            "learner/ratio": sums["ratio"] / num_tokens,
+            "learner/grad_norm": grad_norm,
+        }
 
     # -- reference / magnet -----------------------------------------------------
     def move_reference_to_policy(self) -> None:

@@ -1,29 +1,34 @@
-"""Make the bundled base model: a tiny Llama that knows the game format but plays at random.
+"""Make the bundled base model: a tiny Llama that knows the game format and plays a weak prior.
 
 No model can be downloaded here, so sparring makes its own starting point:
 
 1. a corpus of synthetic turns from every bundled game -- the prompt exactly as
-   the language-model player renders it, answered with a uniformly random
-   legal move in the clean answer format, plus a few invalid answers (an
-   illegal move, or a move with no ``\\boxed{}``) so the format is not perfect;
+   the language-model player renders it, answered with a move drawn from the
+   game's weak, state-dependent prior (``GameEntry.prior``, stated in each
+   game's docstring: bet more with better cards, sometimes take a win in one)
+   in the clean answer format, plus a few invalid answers (an illegal move, or
+   a move with no ``\\boxed{}``) so the format is not perfect;
 2. a byte-level BPE tokenizer trained on that corpus, with a ChatML chat template;
 3. a small ``LlamaForCausalLM`` trained for a fixed number of steps on the
    answers and, with a smaller weight, on the observation text.
 
-One measured lesson shapes step 3. Trained on one sampled legal move per
+Two measured lessons shape the targets. Trained on one sampled legal move per
 turn, the model never learned to read the board: after 2,000 steps its
 distribution over tic-tac-toe cells was the same whatever the position
 (legal-move rate 60%, the share of empty cells), because the benefit of
-conditioning is small next to the noise of a single random target. Where the
-legal moves differ in one answer token (a cell, ``bet`` / ``check``), the
-target at that token is therefore the whole uniform distribution over the
-legal moves -- the expected gradient of the random-legal player, without its
-noise. With a deterministic target the same model learned to condition within
-100 steps, which ruled out a bug in the training path.
+conditioning is small next to the noise of a single random target. So every
+answer token where the prior's moves part ways is trained on the prior's whole
+distribution over the next token, given the tokens of the sampled answer so
+far (``soft_targets``): the expected gradient of imitating the prior, without
+its noise, for one-token moves (a cell, ``bet``) and many-token moves
+(``a2b3``, ``2x5``) alike. And the prior must depend on the state: with
+uniformly random answers the first bundled model learned to ignore its card
+(P(bet) 0.487 with J, Q and K alike), and self-play then had no
+card-dependence to build on.
 
 The result loads with plain ``AutoModelForCausalLM.from_pretrained``. It plays
-roughly like a random legal player, which is the point: self-play must then
-make it strong. ``sparring pretrain --out DIR`` reproduces it.
+roughly like its prior, which is weak on purpose: self-play must then make it
+strong. ``sparring pretrain --out DIR`` reproduces it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ import torch
 
 from sparring.device import autocast, autocast_dtype
 from sparring.games import make_game
+from sparring.games.priors import uniform
+from sparring.games.registry import game_entry
 from sparring.players.random_player import moves_for
 from sparring.prefix import response_log_softmax
 from sparring.prompts import PromptConfig, format_answer, render_messages
@@ -66,16 +73,16 @@ class PretrainConfig:
 
     mix: dict[str, int] = field(
         default_factory=lambda: {
-            "tic_tac_toe": 24000,
+            "tic_tac_toe": 20000,
             "kuhn_poker": 8000,
-            "simple_negotiation": 6000,
-            "leduc_poker": 4000,
-            "connect_four": 3000,
-            "liars_dice": 3000,
-            "breakthrough": 2000,
+            "simple_negotiation": 5000,
+            "leduc_poker": 5000,
+            "connect_four": 4000,
+            "liars_dice": 4000,
+            "breakthrough": 6000,
         }
     )
-    """Turns of random play per game in the corpus."""
+    """Turns of prior play per game in the corpus."""
     observation_loss_weight: float = 0.5
     """Weight of the loss on the observation text (board, history, legal moves) next to the answer's."""
     invalid_rate: float = 0.05
@@ -103,17 +110,18 @@ class Sample:
 
     messages: list[dict[str, str]]
     answer: str
-    alternatives: list[str] = field(default_factory=list)
-    """Every clean answer a random legal player could give here (empty for free text and invalid answers)."""
+    options: dict[str, float] = field(default_factory=dict)
+    """Every clean answer the prior could give here, with its probability (empty for free text and invalid answers)."""
 
 
 def corpus(config: PretrainConfig, prompt: PromptConfig | None = None) -> list[Sample]:
-    """Turns from random play of every game in ``config.mix``."""
+    """Turns from prior play (``GameEntry.prior``, else uniform) of every game in ``config.mix``."""
     prompt = prompt or PromptConfig()
     rng = random.Random(config.seed)
     samples: list[Sample] = []
     for name, count in config.mix.items():
         game = make_game(name)
+        prior = game_entry(name).prior or uniform
         seen_moves: set[str] = set()
         made, game_seed = 0, 0
         while made < count:
@@ -121,16 +129,17 @@ def corpus(config: PretrainConfig, prompt: PromptConfig | None = None) -> list[S
             game_seed += 1
             while not state.is_terminal() and made < count:
                 player = state.current_player
-                moves = moves_for(state)
+                probs = prior(state)
+                moves = list(probs)
                 seen_moves.update(moves)
-                move = rng.choice(moves)
+                move = rng.choices(moves, weights=[probs[m] for m in moves])[0]
                 messages = render_messages(game, state, player, prompt)
                 if rng.random() < config.invalid_rate:
                     samples.append(Sample(messages, invalid_answer(rng, move, moves, seen_moves, prompt)))
                 else:
                     listed = state.legal_actions() is not None
-                    alternatives = [format_answer(m, prompt.answer_format) for m in moves] if listed else []
-                    samples.append(Sample(messages, format_answer(move, prompt.answer_format), alternatives))
+                    options = {format_answer(m, prompt.answer_format): p for m, p in probs.items()} if listed else {}
+                    samples.append(Sample(messages, format_answer(move, prompt.answer_format), options))
                 made += 1
                 state.apply(move)
     rng.shuffle(samples)
@@ -198,33 +207,56 @@ class Encoded:
     """Answer ids plus end-of-turn, tokenized alone exactly as generation produces them."""
     system_len: int
     """Tokens of the system part (the rules): the same for every turn of a game, so never a target."""
-    soft: tuple[int, list[int]] | None = None
-    """(position in the answer, token ids): the uniform target over the legal moves at the one token where they differ."""
+    soft: list[tuple[int, list[int], list[float]]] = field(default_factory=list)
+    """(position in the answer, token ids, probabilities): the prior's next-token distribution at every
+    position where the answers still possible there part ways."""
 
 
-def soft_target(alternatives: list[list[int]]) -> tuple[int, list[int]] | None:
-    """Where equally long answers differ in exactly one token, that position and the tokens there."""
-    if len(alternatives) < 2 or len({len(a) for a in alternatives}) != 1:
-        return None
-    differ = [k for k in range(len(alternatives[0])) if len({a[k] for a in alternatives}) > 1]
-    if len(differ) != 1:
-        return None
-    return differ[0], sorted({a[differ[0]] for a in alternatives})
+def soft_targets(answer: list[int], options: list[tuple[list[int], float]]) -> list[tuple[int, list[int], list[float]]]:
+    """Along ``answer``, the prior's distribution over the next token wherever more than one is possible.
+
+    ``options`` are the clean answers (ids, end-of-turn included) with their
+    prior probabilities. At position k the answers still possible are those
+    sharing ``answer[:k]``; their token k, weighted by probability and
+    renormalised, is the target. Where only one token is possible the sampled
+    token is the target already, so nothing is returned for it. An answer that
+    is not among the options (an invalid one) gets no soft targets.
+    """
+    if not any(ids == answer for ids, _ in options):
+        return []
+    out = []
+    alive = options
+    for k, token in enumerate(answer):
+        mass: dict[int, float] = {}
+        for ids, p in alive:
+            if len(ids) > k:
+                mass[ids[k]] = mass.get(ids[k], 0.0) + p
+        if len(mass) > 1:
+            total = sum(mass.values())
+            tokens = sorted(mass)
+            out.append((k, tokens, [mass[t] / total for t in tokens]))
+        alive = [(ids, p) for ids, p in alive if len(ids) > k and ids[k] == token]
+    return out
 
 
 def encode_samples(tokenizer: Any, samples: list[Sample]) -> list[Encoded]:
     prompts = tokenizer([chatml(s.messages) for s in samples], add_special_tokens=False)["input_ids"]
     answers = tokenizer([s.answer for s in samples], add_special_tokens=False)["input_ids"]
-    options = sorted({a for s in samples for a in s.alternatives})
-    option_ids = dict(zip(options, tokenizer(options, add_special_tokens=False)["input_ids"], strict=True)) if options else {}
+    eos = tokenizer.eos_token_id
+    texts = sorted({a for s in samples for a in s.options})
+    option_ids = {t: ids + [eos] for t, ids in zip(texts, tokenizer(texts, add_special_tokens=False)["input_ids"], strict=True)}
     systems: dict[str, int] = {}
     for s in samples:
         key = s.messages[0]["content"]
         if key not in systems:
             systems[key] = len(tokenizer.encode(chatml(s.messages[:1], add_generation_prompt=False), add_special_tokens=False))
-    eos = tokenizer.eos_token_id
     return [
-        Encoded(p, a + [eos], systems[s.messages[0]["content"]], soft_target([option_ids[x] for x in s.alternatives]))
+        Encoded(
+            p,
+            a + [eos],
+            systems[s.messages[0]["content"]],
+            soft_targets(a + [eos], [(option_ids[text], prob) for text, prob in s.options.items()]),
+        )
         for p, a, s in zip(prompts, answers, samples, strict=True)
     ]
 
@@ -235,9 +267,8 @@ def sample_loss(logprobs: torch.Tensor, sample: Encoded, weight: float) -> torch
     targets = torch.tensor(sample.prompt[sample.system_len :] + sample.answer)
     picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     answer = picked[obs_len:].clone()
-    if sample.soft is not None:
-        pos, tokens = sample.soft
-        answer[pos] = logprobs[obs_len + pos, tokens].mean()
+    for pos, tokens, probs in sample.soft:
+        answer[pos] = (logprobs[obs_len + pos, tokens] * torch.tensor(probs)).sum()
     return -answer.sum() - weight * picked[:obs_len].mean()
 
 
@@ -310,7 +341,7 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
         "config": asdict(config),
         "corpus_turns": len(samples),
         "corpus_tokens": sum(len(e.prompt) + len(e.answer) for e in encoded),
-        "soft_targets": sum(e.soft is not None for e in encoded),
+        "soft_targets": sum(len(e.soft) for e in encoded),
         "parameters": sum(p.numel() for p in model.parameters()),
         "steps": len(losses),
         "final_loss": sum(losses[-100:]) / max(1, len(losses[-100:])),

@@ -151,7 +151,11 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     samples = turn_samples(records, lambda i, _: plan.learner_seats[i], cfg.rollout.gamma, cfg.rollout.invalid_credit)
     # 4. credit
     adv = cfg.advantage
-    options = {"grpo": {"normalize_std": adv.grpo_normalize_std}, "mars": {"format_bonus": adv.mars_format_bonus}}
+    options = {
+        "rae": {"per_observation": adv.baseline == "observation"},
+        "grpo": {"normalize_std": adv.grpo_normalize_std},
+        "mars": {"format_bonus": adv.mars_format_bonus},
+    }
     estimate(adv.estimator, samples, t.baselines, **options.get(adv.estimator, {}))
     trained = drop_zero_advantage(samples) if adv.drop_zero else samples
     # 5. learn (an HFEngine shares the module; a vLLM engine sleeps meanwhile, then loads the new weights)
@@ -177,7 +181,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
             "speed/tokens_per_s": generated_tokens(records) / rollout_seconds,
         }
     )
-    metrics.update({f"baseline/{k}": v for k, v in t.baselines.state_dict().items()})
+    metrics.update({f"baseline/{k}": v for k, v in t.baselines.roles().items()})
     return metrics, plan, records, samples
 
 

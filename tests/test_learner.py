@@ -114,3 +114,36 @@ def test_micro_batches_group_by_game(tiny_model, bundled_tokenizer):
     batches = learner.micro_batches(samples)
     assert all(len({s.game for s in b}) == 1 for b in batches)
     assert sorted(id(s) for b in batches for s in b) == sorted(id(s) for s in samples)
+
+
+def test_minibatches_split_every_sample_once_and_take_one_optimizer_step_each(tiny_model, bundled_tokenizer):
+    samples = make_samples(tiny_model, bundled_tokenizer, n=7)
+    learner = Learner(
+        tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(lr=1e-3, epochs=2, minibatches=3), max_new_tokens=8
+    )
+    parts = learner.minibatches(samples)
+    assert sorted(len(p) for p in parts) == [2, 2, 3]
+    assert sorted(id(s) for p in parts for s in p) == sorted(id(s) for s in samples)
+    assert [[id(s) for s in p] for p in learner.minibatches(samples)] == [[id(s) for s in p] for p in parts]  # seeded
+    metrics = learner.step(samples)
+    assert learner.scheduler.last_epoch == 6  # 2 epochs x 3 minibatches
+    assert learner.minibatches(samples) != parts  # the next batch is split another way
+    # after the first optimizer step the policy has moved: the ratio is no longer exactly 1
+    assert metrics["learner/ratio"] != 1.0
+
+
+def test_one_minibatch_keeps_the_full_batch_order(tiny_model, bundled_tokenizer):
+    samples = make_samples(tiny_model, bundled_tokenizer, n=5)
+    learner = Learner(tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(), max_new_tokens=8)
+    assert learner.minibatches(samples) == [samples]
+
+
+def test_trust_region_clips_later_minibatches_where_one_pass_never_clips(tiny_model, bundled_tokenizer):
+    """One epoch of one minibatch: the ratio is 1 and nothing is clipped. Many small steps at a large lr move the
+    policy far within the batch, and the clip then acts on the later ones."""
+    plain = Learner(tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(lr=1e-2), max_new_tokens=8)
+    assert plain.step(make_samples(tiny_model, bundled_tokenizer, n=8))["learner/clip_frac"] == 0.0
+    region = Learner(
+        tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(lr=1e-2, epochs=4, minibatches=4), max_new_tokens=8
+    )
+    assert region.step(make_samples(tiny_model, bundled_tokenizer, n=8))["learner/clip_frac"] > 0.0

@@ -7,6 +7,10 @@ square, or captures diagonally forward (moves ending in ``*``). The first to
 reach the far row, or to capture all enemy pawns, wins (+1 / -1). No draws.
 Moves are written from-square then to-square, e.g. ``a5a4`` or ``b4c3*``.
 Parameters: ``rows``, ``columns`` (OpenSpiel's defaults are 8x8).
+
+Prior of the bundled base model: ``sparring.games.priors.tactical`` (half the
+mass on a winning move, else half on moves that leave no win in one, the rest
+uniform), as in tic-tac-toe.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from sparring.games.openspiel import openspiel_game
+from sparring.games.priors import tactical
 from sparring.games.registry import GameEntry, register
 
 
@@ -45,5 +50,6 @@ register(
         source="openspiel",
         description="pawn race on a 5x5 board; first to the far row wins",
         make=openspiel_game("breakthrough", "breakthrough", BreakthroughView, rows=5, columns=5),
+        prior=tactical(win=0.5, block=0.5),
     )
 )

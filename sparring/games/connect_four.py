@@ -3,6 +3,10 @@
 Player 0 drops X and moves first, player 1 drops O. A move names a column
 (0-6); the disc falls to the lowest empty cell. Four in a row horizontally,
 vertically or diagonally wins (+1 / -1); a full board is a draw (0).
+
+Prior of the bundled base model: ``sparring.games.priors.tactical`` (half the
+mass on a win in one, else half on moves that leave no win in one, the rest
+uniform), as in tic-tac-toe.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from sparring.games.openspiel import openspiel_game
+from sparring.games.priors import tactical
 from sparring.games.registry import GameEntry, register
 
 
@@ -46,5 +51,6 @@ register(
         source="openspiel",
         description="drop discs into 7 columns, four in a row wins",
         make=openspiel_game("connect_four", "connect_four", ConnectFourView),
+        prior=tactical(win=0.5, block=0.5),
     )
 )

@@ -9,6 +9,12 @@
   player 0 first.
 - Showdown: a private card that pairs the public card wins; otherwise the
   higher card wins; equal ranks split the pot. Returns are net chips, zero-sum.
+
+Prior of the bundled base model (:func:`prior`): a hand strength s in [0, 1]
+(before the public card J 0, Q 0.5, K 1; after it a pair 1, else J 0, Q 0.3,
+K 0.6) sets the weights bet/raise 0.25 + 0.5 s, check/call 0.5, fold
+0.05 + 0.5 (1 - s), normalised over the legal moves. It ignores the betting and the
+opponent entirely, which leaves it far from equilibrium.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from sparring.games.openspiel import openspiel_game
+from sparring.games.priors import normalized
 from sparring.games.registry import GameEntry, register
 
 RANKS = "JJQQKK"  # OpenSpiel card id -> rank (two suits per rank)
@@ -85,6 +92,20 @@ class LeducView:
         return text
 
 
+def prior(state: Any) -> dict[str, float]:
+    """The weak strength-dependent play stated in the module docstring."""
+    pstate = state.pstate
+    rank = RANKS[pstate.get_private_cards()[pstate.current_player()]]
+    public = pstate.public_card()
+    if public < 0:
+        strength = {"J": 0.0, "Q": 0.5, "K": 1.0}[rank]
+    else:
+        strength = 1.0 if RANKS[public] == rank else {"J": 0.0, "Q": 0.3, "K": 0.6}[rank]
+    weight = {"bet": 0.25 + 0.5 * strength, "raise": 0.25 + 0.5 * strength, "check": 0.5, "call": 0.5}
+    weight["fold"] = 0.05 + 0.5 * (1.0 - strength)
+    return normalized({m: weight[m] for m in state.legal_actions()})
+
+
 register(
     GameEntry(
         name="leduc_poker",
@@ -94,5 +115,6 @@ register(
         make=openspiel_game("leduc_poker", "leduc_poker", LeducView),
         perfect_information=False,
         exploitability=True,
+        prior=prior,
     )
 )

@@ -7,13 +7,20 @@
 - Instead of bidding, a player may answer ``liar``: all dice are shown; if the
   last bid holds, the caller loses (-1, the bidder +1), otherwise the bidder
   loses. Zero-sum, no draws.
+
+Prior of the bundled base model (:func:`prior`): each bid weighs 0.1 plus the
+chance, given the player's own dice, that it is true; ``liar`` weighs 0.1
+plus twice the chance that the last bid is false. It reads its own dice but
+never the opponent's bids as information, so it is easy to exploit.
 """
 
 from __future__ import annotations
 
+from math import comb
 from typing import Any
 
 from sparring.games.openspiel import openspiel_game
+from sparring.games.priors import normalized
 from sparring.games.registry import GameEntry, register
 
 
@@ -56,6 +63,30 @@ class LiarsDiceView:
         return text
 
 
+def bid_holds(bid: str, own: str, other_dice: int) -> float:
+    """P(bid ``QxF`` is true) given one's own dice faces and the number of unseen dice (sixes wild)."""
+    quantity, face = (int(x) for x in bid.split("x"))
+    need = quantity - sum(d == str(face) or d == "6" for d in own)
+    p = 1 / 6 if face == 6 else 2 / 6
+    return sum(comb(other_dice, k) * p**k * (1 - p) ** (other_dice - k) for k in range(max(need, 0), other_dice + 1))
+
+
+def prior(state: Any) -> dict[str, float]:
+    """The weak own-dice-only play stated in the module docstring."""
+    pstate = state.pstate
+    player = pstate.current_player()
+    own = pstate.information_state_string(player).split(" ")[0]
+    unseen = 2 * pstate.get_game().get_parameters()["numdice"] - len(own)
+    weights = {}
+    for move in state.legal_actions():
+        if move == "liar":
+            last = bid_name(pstate.action_to_string(1 - player, pstate.history()[-1]))
+            weights[move] = 0.1 + 2.0 * (1.0 - bid_holds(last, own, unseen))
+        else:
+            weights[move] = 0.1 + bid_holds(move, own, unseen)
+    return normalized(weights)
+
+
 register(
     GameEntry(
         name="liars_dice",
@@ -65,5 +96,6 @@ register(
         make=openspiel_game("liars_dice", "liars_dice", LiarsDiceView),
         perfect_information=False,
         exploitability=True,
+        prior=prior,
     )
 )

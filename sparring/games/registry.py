@@ -28,6 +28,9 @@ class GameEntry:
     """Exact exploitability can be computed (two-player zero-sum OpenSpiel game)."""
     requires: Callable[[], str | None] = field(default=lambda: None)
     """Returns why the game cannot be built here (missing extra), or ``None``."""
+    prior: Callable[[Any], dict[str, float]] | None = None
+    """The weak, state-dependent play the bundled base model was pretrained on (``sparring.games.priors``;
+    stated in the game's docstring); ``None``: uniform over the legal moves."""
 
     @property
     def unavailable(self) -> str | None:

@@ -11,6 +11,12 @@ Rules, exactly as played here:
 Where SPIRAL (TextArena ``TicTacToe-v0``) differs: there player 0 plays 'O';
 moves are written ``[4]``. The rules and rewards are the same; sparring's
 prompt layer chooses the answer format (``\\boxed{4}`` by default).
+
+Prior of the bundled base model (``sparring.games.priors.tactical``): with a
+win in one on the board, half the mass goes to winning moves; else, when some
+moves leave the opponent a win in one, a quarter goes to the moves that do
+not; the rest is uniform. It never makes or stops a fork: against ``minimax``
+it avoids defeat in about 30% of games as X and 5% as O (300 games a seat).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from sparring.games.openspiel import openspiel_game
+from sparring.games.priors import tactical
 from sparring.games.registry import GameEntry, register
 
 MARKS = {"x": "X", "o": "O", ".": None}
@@ -58,5 +65,6 @@ register(
         source="openspiel",
         description="3x3 noughts and crosses; SPIRAL training game; minimax solves it exactly",
         make=openspiel_game("tic_tac_toe", "tic_tac_toe", TicTacToeView),
+        prior=tactical(win=0.5, block=0.25),
     )
 )

@@ -4,6 +4,7 @@ from sparring.players.api import APIPlayer, make_api_player
 from sparring.players.base import BatchPlayer, Move, Player, PolicyPlayer, act_many, as_move, policy_batch
 from sparring.players.human import HumanPlayer
 from sparring.players.minimax import MinimaxPlayer
+from sparring.players.prior import PriorPlayer
 from sparring.players.random_player import RandomPlayer
 from sparring.players.registry import PlayerEntry, make_player, player_entries, register_player
 from sparring.players.search import CFRPlayer, MCTSPlayer
@@ -27,6 +28,10 @@ def _mcts(game, seed: int = 0, sims: int = 200, rollouts: int = 1, uct_c: float 
 
 def _cfr(game, seed: int = 0, iters: int = 500, variant: str = "cfr+"):
     return CFRPlayer(game, seed, iters, variant)
+
+
+def _prior(game, seed: int = 0):
+    return PriorPlayer(game, seed)
 
 
 def _human(game, seed: int = 0):
@@ -53,6 +58,7 @@ register_player(PlayerEntry("uniform", "uniform policy over legal moves (policy 
 register_player(PlayerEntry("minimax", "exact game-tree search; perfect in tic-tac-toe", _minimax, "minimax[:depth=12]"))
 register_player(PlayerEntry("mcts", "OpenSpiel UCT search with random rollouts", _mcts, "mcts:sims=200"))
 register_player(PlayerEntry("cfr", "average policy of CFR+ (or variant=cfr) for poker games", _cfr, "cfr:iters=500"))
+register_player(PlayerEntry("prior", "the game's weak prior, what the base model was pretrained on", _prior))
 register_player(PlayerEntry("human", "you, at the terminal", _human))
 register_player(
     PlayerEntry(
@@ -78,6 +84,7 @@ __all__ = [
     "HumanPlayer",
     "MCTSPlayer",
     "MinimaxPlayer",
+    "PriorPlayer",
     "Move",
     "Player",
     "PlayerEntry",
