@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from precision import in_use
+from precision import FP32, in_use
 
 from sparring.config import LearnerSection
 from sparring.engines.hf import HFEngine
@@ -16,7 +16,8 @@ from sparring.samples import TurnSample
 
 
 def make_samples(model, tokenizer, n=6, advantages=None):
-    engine = HFEngine(model, tokenizer)
+    """Samples whose old log-probs are the fp32 model's: a fp32 learner starts at a PPO ratio of exactly 1."""
+    engine = HFEngine(model, tokenizer, autocast=FP32)
     torch.manual_seed(0)
     prefix = tokenizer.encode("<|im_start|>system\nRules of a game.<|im_end|>\n", add_special_tokens=False)
     samples = []
@@ -54,12 +55,15 @@ def test_accumulated_micro_batches_equal_one_full_batch(tiny_model, bundled_toke
 
 def test_step_raises_logprob_of_rewarded_answers_and_lowers_punished_ones(tiny_model, bundled_tokenizer):
     samples = make_samples(tiny_model, bundled_tokenizer, n=4, advantages=[1.0, -1.0, 1.0, -1.0])
+    # The step in the precision in use; before and after measured alike, in fp32.
     learner = Learner(tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(lr=1e-2), max_new_tokens=8, precision=in_use())
     before = [sum(s.response_logprobs) for s in samples]
     metrics = learner.step(samples)
     after = [
         sum(x)
-        for x in HFEngine(tiny_model, bundled_tokenizer).score([s.prompt_ids for s in samples], [s.response_ids for s in samples])
+        for x in HFEngine(tiny_model, bundled_tokenizer, autocast=FP32).score(
+            [s.prompt_ids for s in samples], [s.response_ids for s in samples]
+        )
     ]
     assert metrics["learner/skipped"] == 0 and metrics["learner/grad_norm"] > 0
     for s, b, a in zip(samples, before, after, strict=True):
