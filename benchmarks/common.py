@@ -24,6 +24,25 @@ def launch(
     return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+def run_variants(recipe: str, variants: dict[str, list[str]], common: list[str], root: Path, parallel: int) -> None:
+    """Train ``recipe`` once per variant (``common`` overrides, then the variant's), ``parallel`` runs at a
+    time, one CPU thread each, into ``root/<variant>`` with a log beside it; wait for all."""
+    pending = list(variants)
+    running: list[tuple[str, subprocess.Popen]] = []
+    while pending or running:
+        while pending and len(running) < parallel:
+            name = pending.pop(0)
+            proc = launch(recipe, root / name, [*common, *variants[name]], threads=1, log=root / f"{name}.log")
+            running.append((name, proc))
+            print(f"started {name}", flush=True)
+        time.sleep(5)
+        for name, proc in list(running):
+            if proc.poll() is not None:
+                running.remove((name, proc))
+                status = "done" if proc.returncode == 0 else f"FAILED (exit {proc.returncode}, see {root / name}.log)"
+                print(f"{name}: {status}", flush=True)
+
+
 def wait_all(procs: list[subprocess.Popen]) -> None:
     for p in procs:
         if p.wait() != 0:
@@ -62,3 +81,42 @@ def table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> st
     for row in rows:
         lines.append(" | ".join(format(row.get(k, float("nan")), f) if row.get(k) is not None else "-" for k, _, f in columns))
     return "\n".join(lines)
+
+
+def line_chart(series: dict[str, list[tuple[float, float]]], title: str, x_label: str, y_label: str) -> str:
+    """A small standalone SVG line chart (no plotting library needed): one polyline per series, with a legend."""
+    width, height, left, right, top, bottom = 720, 420, 60, 20, 40, 110
+    points = [p for pts in series.values() for p in pts]
+    if not points:
+        svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="60">'
+        return svg + f'<text x="10" y="30">{title}: no data</text></svg>'
+    x_max = max(x for x, _ in points) or 1.0
+    y_max = max(max(y for _, y in points), 1e-9) * 1.05
+    sx = lambda x: left + x / x_max * (width - left - right)  # noqa: E731
+    sy = lambda y: top + (1 - y / y_max) * (height - top - bottom)  # noqa: E731
+    mid = (top + sy(0)) / 2
+    colors = ["#c0392b", "#e67e22", "#2471a3", "#27ae60", "#8e44ad"]
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15">{title}</text>',
+        f'<line x1="{left}" y1="{sy(0)}" x2="{width - right}" y2="{sy(0)}" stroke="black"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{sy(0)}" stroke="black"/>',
+        f'<text x="{width / 2}" y="{sy(0) + 32}" text-anchor="middle">{x_label}</text>',
+        f'<text x="15" y="{mid}" transform="rotate(-90 15 {mid})" text-anchor="middle">{y_label}</text>',
+    ]
+    for k in range(6):
+        x, y = x_max * k / 5, y_max * k / 5
+        out.append(f'<text x="{sx(x)}" y="{sy(0) + 16}" text-anchor="middle">{x:.0f}</text>')
+        out.append(f'<text x="{left - 6}" y="{sy(y) + 4}" text-anchor="end">{y:.2f}</text>')
+        out.append(f'<line x1="{left}" y1="{sy(y)}" x2="{width - right}" y2="{sy(y)}" stroke="#eee"/>')
+    for i, (name, pts) in enumerate(series.items()):
+        color = colors[i % len(colors)]
+        dash = ' stroke-dasharray="5,4"' if "mixture" in name else ""
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
+        ly = sy(0) + 50 + 18 * i
+        out.append(f'<line x1="{left}" y1="{ly - 4}" x2="{left + 30}" y2="{ly - 4}" stroke="{color}" stroke-width="2"{dash}/>')
+        out.append(f'<text x="{left + 38}" y="{ly}">{name}</text>')
+    out.append("</svg>")
+    return "\n".join(out)

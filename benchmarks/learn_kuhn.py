@@ -1,22 +1,23 @@
-"""Learning benchmark: exact exploitability of Kuhn poker self-play, plain SPIRAL vs magnetic mirror descent.
+"""Learning benchmark: exact exploitability of poker self-play, update rules side by side from one start.
 
-Runs two recipes side by side on the same seed and budget (each in its own
-process with one CPU thread, at the same time, so they share this machine
-equally): ``spiral-kuhn`` (the plain SPIRAL loop) and ``spiral-kuhn-mmd``
-(a KL penalty to a magnet that moves to the current policy every few steps).
-Every ``--every`` steps a checkpoint is kept; afterwards each checkpoint's
-policy is read exactly (the model's probability of each legal answer at all
-12 information states) and scored with OpenSpiel, for
+Every variant trains the same base model on the same game with the same seed
+and wall-clock budget, ``--parallel`` runs at a time, each in its own process
+with one CPU thread (so each gets one core of this machine). Every ``--every``
+steps a checkpoint is kept; afterwards each checkpoint's policy is read
+exactly (the model's probability of each legal answer at every information
+state) and scored with OpenSpiel, for
 
-- the latest checkpoint alone (the last iterate), and
+- the latest checkpoint alone (the last iterate: what the goal is about), and
 - the uniform mixture of all checkpoints so far (the average iterate, as a
   pool of past checkpoints would play).
 
-Uniform play is 0.458; Nash is 0. Goal from the issue: <= 0.05 for a single
-checkpoint within 30 minutes. See shared/reference/self-play-algorithms.md
-section E for why the plain loop is expected to cycle.
+Kuhn: uniform play is 0.458, Nash 0; the goal is <= 0.05 for a single
+checkpoint within 30 CPU minutes. Leduc (``--game leduc_poker``): uniform is
+2.37; the goal is toward <= 0.5. The variants are config knobs; ``VARIANTS``
+below says what each changes and why. The chart (SVG) shows the plain SPIRAL
+update, the best variant and the plain run's pool mixture.
 
-    .venv/bin/python benchmarks/learn_kuhn.py --minutes 30
+    .venv/bin/python benchmarks/learn_kuhn.py --minutes 30 [--variants plain,observation ...]
 """
 
 from __future__ import annotations
@@ -24,92 +25,156 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import launch, machine, read_metrics, table, wait_all, write_json
+from common import line_chart, machine, read_metrics, run_variants, table, write_json
 
 from sparring.checkpoint import RunDir, list_checkpoints
 from sparring.evaluate.exploitability import average_policy_table, exploitability_of_table, policy_table
 from sparring.games import make_game
 from sparring.players import make_player
 
-RECIPES = {"plain": "spiral-kuhn", "mmd": "spiral-kuhn-mmd"}
+TRUST_REGION = ["learner.epochs=2", "learner.minibatches=4", "learner.lr=1e-4", "learner.micro_batch_size=64"]
+OBSERVATION = ["advantage.baseline=observation"]
+MAGNET = ["learner.kl_coef=0.1", "reference.update_every=0"]
+
+VARIANTS: dict[str, tuple[list[str], str]] = {
+    "plain": ([], "SPIRAL's update: RAE (per-role EMA baseline), one epoch, lr 3e-4: the PPO ratio is always 1"),
+    "low_lr": (["learner.lr=3e-5"], "the same at a tenth of the learning rate"),
+    "big_batch": (["rollout.games_per_step=256"], "four times the games per step"),
+    "trust_region": (TRUST_REGION, "2 epochs x 4 minibatches at lr 1e-4: the clip acts"),
+    "observation": (OBSERVATION, "RAE with a per-observation (state-value) baseline"),
+    "observation_tr": (OBSERVATION + TRUST_REGION, "per-observation baseline + trust region"),
+    "observation_tr_magnet": (
+        OBSERVATION + TRUST_REGION + MAGNET,
+        "+ KL 0.1 to the base model, never moved (MMD / R-NaD's fixed magnet)",
+    ),
+    "observation_tr_mmd": (
+        [*OBSERVATION, *TRUST_REGION, "learner.kl_coef=0.1", "reference.update_every=20"],
+        "+ KL 0.1 to a magnet moved to the policy every 20 steps",
+    ),
+}
 
 
-def curve(run_dir: Path) -> list[dict]:
-    game = make_game("kuhn_poker")
+def curve(run_dir: Path, game_name: str) -> list[dict]:
+    game = make_game(game_name)
     elapsed = {m["step"]: m.get("time/elapsed", 0.0) for m in read_metrics(run_dir)}
     tables, rows = [], []
     for step, path in list_checkpoints(RunDir(run_dir)):
         player = make_player(f"model:{path / 'model'}", game)
         tables.append(policy_table(game, player))
-        rows.append(
-            {
-                "step": step,
-                "minutes": elapsed.get(step, 0.0) / 60,
-                "latest": exploitability_of_table(game, tables[-1]).exploitability,
-                "pool_average": exploitability_of_table(game, average_policy_table(game, tables)).exploitability,
-            }
-        )
+        row = {
+            "step": step,
+            "minutes": elapsed.get(step, 0.0) / 60,
+            "latest": exploitability_of_table(game, tables[-1]).exploitability,
+            "pool_average": exploitability_of_table(game, average_policy_table(game, tables)).exploitability,
+        }
+        if game_name == "kuhn_poker":
+            row["policy"] = kuhn_policy(tables[-1])
+        rows.append(row)
     return rows
+
+
+def kuhn_policy(tab) -> dict[str, list[float]]:
+    """P(bet or call) per card J, Q, K at the four kinds of Kuhn decision: does the policy read its card?"""
+    kinds = {"bet_first": "", "bet_after_check": "p", "call_bet": "b", "call_after_check_bet": "pb"}
+    return {
+        kind: [round(float(tab.action_probability_array[tab.state_lookup[card + suffix]][1]), 3) for card in "012"]
+        for kind, suffix in kinds.items()
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--game", default="kuhn_poker", choices=["kuhn_poker", "leduc_poker"])
+    parser.add_argument("--recipe", default=None, help="base recipe (default: spiral-kuhn, or spiral-kuhn with the game swapped)")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget per run (one thread each)")
+    parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
     parser.add_argument("--every", type=int, default=10, help="steps between kept checkpoints")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--root", default="benchmarks/runs/learn_kuhn")
-    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for both runs")
-    parser.add_argument("--out", default="benchmarks/results/learn_kuhn.json")
+    parser.add_argument("--root", default=None, help="run directories (default benchmarks/runs/learn_<game>)")
+    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run")
+    parser.add_argument("--out", default=None, help="JSON results (default benchmarks/results/learn_<game>.json)")
     args = parser.parse_args()
-    root = Path(args.root)
+    short = args.game.split("_")[0]
+    args.recipe = args.recipe or "spiral-kuhn"
+    root = Path(args.root or f"benchmarks/runs/learn_{short}")
+    out = Path(args.out or f"benchmarks/results/learn_{short}.json")
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+    for name in names:
+        if (root / name).exists():
+            raise SystemExit(f"{root / name} exists; remove it or pass --root")
+    root.mkdir(parents=True, exist_ok=True)
     common = [
+        f"games.0.name={args.game}",
         f"max_minutes={args.minutes}",
         "max_steps=100000",
         f"checkpoint.every={args.every}",
         "checkpoint.keep_last=null",
-        "eval.every=50",
+        "eval.every=0",
+        "eval.games=2",
+        "logging.replay_games=0",
         f"seed={args.seed}",
         *args.set,
     ]
-    procs = []
-    for name, recipe in RECIPES.items():
-        if (root / name).exists():
-            raise SystemExit(f"{root / name} exists; remove it or pass --root")
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        procs.append(launch(recipe, root / name, common, threads=1, log=root / f"{name}.log"))
-    wait_all(procs)
-    results = {name: curve(root / name) for name in RECIPES}
+    run_variants(args.recipe, {n: VARIANTS[n][0] for n in names}, common, root, args.parallel)
+    results = {name: curve(root / name, args.game) for name in names if (root / name / "metrics.jsonl").exists()}
+    columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("latest", "checkpoint", ".3f")]
+    columns.append(("pool_average", "mixture", ".3f"))
     for name, rows in results.items():
-        print(f"\n{name} ({RECIPES[name]}): exact exploitability over training")
-        print(
-            table(
-                rows,
-                [
-                    ("minutes", "min", ".1f"),
-                    ("step", "step", "d"),
-                    ("latest", "latest checkpoint", ".3f"),
-                    ("pool_average", "pool average", ".3f"),
-                ],
-            )
-        )
+        print(f"\n{name}: {VARIANTS[name][1]}")
+        print(table(rows, columns))
     summary = {
         name: {
-            "final_latest": rows[-1]["latest"],
-            "best_latest": min(r["latest"] for r in rows),
-            "final_pool_average": rows[-1]["pool_average"],
+            "steps": rows[-1]["step"],
+            "minutes": rows[-1]["minutes"],
+            "start": rows[0]["latest"],
+            "final_checkpoint": rows[-1]["latest"],
+            "best_checkpoint": min(r["latest"] for r in rows),
+            "final_mixture": rows[-1]["pool_average"],
+            "last_third_mean": sum(r["latest"] for r in rows[-max(1, len(rows) // 3) :]) / max(1, len(rows) // 3),
         }
         for name, rows in results.items()
         if rows
     }
-    print("\nsummary:", summary)
+    print("\nsummary (exact exploitability; checkpoint = the single latest policy)")
+    print(
+        table(
+            [{"variant": n, **s} for n, s in summary.items()],
+            [
+                ("variant", "variant", "s"),
+                ("steps", "steps", "d"),
+                ("start", "start", ".3f"),
+                ("final_checkpoint", "final", ".3f"),
+                ("last_third_mean", "mean of last third", ".3f"),
+                ("best_checkpoint", "best", ".3f"),
+                ("final_mixture", "mixture", ".3f"),
+            ],
+        )
+    )
+    if "plain" in results and summary:
+        best = min(summary, key=lambda n: summary[n]["last_third_mean"])
+        series = {"plain SPIRAL update (checkpoint)": [(r["minutes"], r["latest"]) for r in results["plain"]]}
+        series["plain SPIRAL update (mixture of checkpoints)"] = [(r["minutes"], r["pool_average"]) for r in results["plain"]]
+        if best != "plain":
+            series[f"{best} (checkpoint)"] = [(r["minutes"], r["latest"]) for r in results[best]]
+        chart = out.with_suffix(".svg")
+        chart.write_text(line_chart(series, f"{args.game}: exact exploitability", "minutes", "exploitability"))
+        print(f"wrote {chart}")
     write_json(
-        Path(args.out),
+        out,
         {
-            "benchmark": "learn_kuhn",
+            "benchmark": f"learn_{short}",
+            "game": args.game,
             "machine": machine(),
             "minutes": args.minutes,
+            "recipe": args.recipe,
             "overrides": common,
+            "variants": {n: {"overrides": VARIANTS[n][0], "what": VARIANTS[n][1]} for n in names},
             "threads_per_run": 1,
+            "parallel_runs": args.parallel,
             "curves": results,
             "summary": summary,
         },

@@ -1,96 +1,124 @@
-"""Learning benchmark: tic-tac-toe self-play from the bundled base model.
+"""Learning benchmark: tic-tac-toe self-play, judged greedily against perfect play.
 
-Trains ``spiral-tictactoe`` for a wall-clock budget and reports, over training
-time, the non-loss rate against perfect ``minimax`` in each seat, the win rate
-against ``random`` and the invalid-move rate (evaluation at the run's
-temperature, 1.0 by default: the policy as trained). At the end the last
-checkpoint is also evaluated greedily. Goal from the issue: from near-random
-to >= 95% non-loss vs minimax within 30 minutes of this CPU.
+Each variant trains from the bundled base model for the same wall-clock budget
+(one CPU thread per run, ``--parallel`` runs at a time) and keeps a
+checkpoint every ``--every`` steps. Afterwards every kept checkpoint plays
+greedily (temperature 0) against ``minimax`` -- perfect, breaking ties at
+random -- ``--games`` games in each seat, and against ``random``. Reported:
+non-loss rate vs minimax per seat with 95% Wilson intervals, win rate vs
+random, invalid-move rate. Goal from the issue: >= 95% non-loss vs minimax in
+each seat within 30 CPU minutes, invalid moves < 1%.
 
-    .venv/bin/python benchmarks/learn_tictactoe.py --minutes 30 [--set learner.lr=1e-3 ...]
+    .venv/bin/python benchmarks/learn_tictactoe.py --minutes 30 [--variants plain,tictactoe]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-from common import launch, machine, read_metrics, table, wait_all, write_json
+from common import line_chart, machine, read_metrics, run_variants, table, write_json
+
+from sparring.checkpoint import RunDir, list_checkpoints
+from sparring.evaluate.suite import evaluate_game
+from sparring.games import make_game
+from sparring.players import make_player
+
+VARIANTS: dict[str, tuple[str, list[str], str]] = {
+    "plain": ("spiral-tictactoe", [], "SPIRAL's update (RAE per role, one epoch, lr 3e-4)"),
+    "tictactoe": ("tictactoe", [], "the project's recipe for this game on CPU (see its YAML)"),
+}
+
+
+def evaluate_checkpoint(path: Path, games: int) -> dict:
+    """Greedy play of one checkpoint vs minimax (``games`` per seat) and random (``games`` in all)."""
+    game = make_game("tic_tac_toe")
+    policy = make_player(f"model:path={path / 'model'},temperature=0,max_new_tokens=16", game)
+    result = evaluate_game(game, "tic_tac_toe", policy, ["minimax", "random"], 2 * games, with_exploitability=False)
+    vs_minimax = result.vs["minimax"]
+    row = {"invalid": (vs_minimax["invalid"] + result.vs["random"]["invalid"]) / 2, "win_vs_random": result.vs["random"]["win"]}
+    for seat, stats in vs_minimax["by_seat"].items():
+        low, high = stats["intervals"]["loss"]
+        row[f"non_loss_seat{seat}"] = 1 - stats["loss"]
+        row[f"non_loss_seat{seat}_ci"] = [1 - high, 1 - low]
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0)
-    parser.add_argument("--eval-every", type=int, default=10)
-    parser.add_argument("--eval-games", type=int, default=40)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget per run (one thread each)")
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--every", type=int, default=40, help="steps between kept (and evaluated) checkpoints")
+    parser.add_argument("--games", type=int, default=200, help="greedy games per seat vs minimax")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--run-dir", default="benchmarks/runs/learn_tictactoe")
-    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides")
+    parser.add_argument("--root", default="benchmarks/runs/learn_tictactoe")
+    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run")
     parser.add_argument("--out", default="benchmarks/results/learn_tictactoe.json")
     args = parser.parse_args()
-    run_dir = Path(args.run_dir)
-    if run_dir.exists():
-        raise SystemExit(f"{run_dir} exists; remove it or pass --run-dir")
-    overrides = [
+    root, out = Path(args.root), Path(args.out)
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+    for name in names:
+        if (root / name).exists():
+            raise SystemExit(f"{root / name} exists; remove it or pass --root")
+    root.mkdir(parents=True, exist_ok=True)
+    common = [
         f"max_minutes={args.minutes}",
         "max_steps=100000",
-        f"eval.every={args.eval_every}",
-        f"eval.games={args.eval_games}",
+        f"checkpoint.every={args.every}",
+        "checkpoint.keep_last=null",
+        "eval.every=0",
+        "eval.games=2",
+        "logging.replay_games=0",
         f"seed={args.seed}",
-        "checkpoint.every=50",
         *args.set,
     ]
-    wait_all([launch("spiral-tictactoe", run_dir, overrides, log=run_dir.with_suffix(".log"))])
-    rows = []
-    for m in read_metrics(run_dir):
-        if "eval/tic_tac_toe/minimax/non_loss" not in m:
-            continue
-        rows.append(
-            {
-                "minutes": m.get("time/elapsed", 0.0) / 60,
-                "step": m["step"],
-                "non_loss_vs_minimax": m["eval/tic_tac_toe/minimax/non_loss"],
-                "non_loss_vs_minimax_seat0": m.get("eval/tic_tac_toe/minimax/seat0/non_loss"),
-                "non_loss_vs_minimax_seat1": m.get("eval/tic_tac_toe/minimax/seat1/non_loss"),
-                "win_vs_random": m["eval/tic_tac_toe/random/win"],
-                "invalid_vs_random": m["eval/tic_tac_toe/random/invalid"],
-            }
-        )
-    greedy = subprocess.run(
-        [sys.executable, "-m", "sparring", "eval", str(run_dir), "--temperature", "0", "--games", "100", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    final_greedy = json.loads(greedy.stdout)
-    print(
-        table(
-            rows,
-            [
-                ("minutes", "min", ".1f"),
-                ("step", "step", "d"),
-                ("non_loss_vs_minimax", "non-loss vs minimax", ".2f"),
-                ("non_loss_vs_minimax_seat0", "as X", ".2f"),
-                ("non_loss_vs_minimax_seat1", "as O", ".2f"),
-                ("win_vs_random", "win vs random", ".2f"),
-                ("invalid_vs_random", "invalid", ".2f"),
-            ],
-        )
-    )
-    print("final checkpoint, greedy (temperature 0), 100 games per opponent:")
-    print(json.dumps(final_greedy.get("games", final_greedy), indent=1)[:2000])
+    by_recipe: dict[str, dict[str, list[str]]] = {}
+    for name in names:
+        recipe, overrides, _ = VARIANTS[name]
+        by_recipe.setdefault(recipe, {})[name] = overrides
+    for recipe, variants in by_recipe.items():
+        run_variants(recipe, variants, common, root, args.parallel)
+    curves: dict[str, list[dict]] = {}
+    for name in names:
+        elapsed = {m["step"]: m.get("time/elapsed", 0.0) for m in read_metrics(root / name)}
+        curves[name] = []
+        for step, path in list_checkpoints(RunDir(root / name)):
+            row = {"step": step, "minutes": elapsed.get(step, 0.0) / 60, **evaluate_checkpoint(path, args.games)}
+            curves[name].append(row)
+            print(name, {k: v for k, v in row.items() if not k.endswith("_ci")}, flush=True)
+    columns = [
+        ("minutes", "min", ".1f"),
+        ("step", "step", "d"),
+        ("non_loss_seat0", "non-loss as X", ".3f"),
+        ("non_loss_seat1", "non-loss as O", ".3f"),
+        ("win_vs_random", "win vs random", ".2f"),
+        ("invalid", "invalid", ".3f"),
+    ]
+    for name, rows in curves.items():
+        print(f"\n{name}: {VARIANTS[name][2]} -- greedy, {args.games} games per seat vs minimax")
+        print(table(rows, columns))
+    series = {}
+    for name, rows in curves.items():
+        for seat, mark in (("0", "X"), ("1", "O")):
+            series[f"{name} as {mark}"] = [(r["minutes"], r[f"non_loss_seat{seat}"]) for r in rows]
+    chart = out.with_suffix(".svg")
+    chart.parent.mkdir(parents=True, exist_ok=True)
+    chart.write_text(line_chart(series, "tic-tac-toe: greedy non-loss rate vs minimax", "minutes", "non-loss rate"))
     write_json(
-        Path(args.out),
+        out,
         {
             "benchmark": "learn_tictactoe",
             "machine": machine(),
             "minutes": args.minutes,
-            "overrides": overrides,
-            "curve": rows,
-            "final_greedy": final_greedy,
+            "overrides": common,
+            "games_per_seat": args.games,
+            "variants": {n: {"recipe": VARIANTS[n][0], "overrides": VARIANTS[n][1], "what": VARIANTS[n][2]} for n in names},
+            "curves": curves,
+            "final": {name: rows[-1] for name, rows in curves.items() if rows},
         },
     )
 

@@ -1,7 +1,7 @@
 """Rollout throughput: self-play games/s and generated tokens/s, one process vs Ray rollout workers.
 
-Each mode plays the same training steps through the loop's own
-``rollout(t, plan)`` (so Ray modes include sending the weights to the
+Each mode plays the same training steps through the loop's own rollout
+object, ``t.rollout.play(step, plan)`` (so Ray modes include sending the weights to the
 workers, as every training step does), after one warm-up step that is not
 timed (worker start, first forward). Modes: ``local-Tt`` (the loop's engine in
 this process with T torch threads, for each T in ``--threads``) and ``ray-N``
@@ -27,7 +27,7 @@ import torch
 
 from sparring.checkpoint import RunDir
 from sparring.config import load_config
-from sparring.distributed.dispatch import generated_tokens, rollout, shutdown
+from sparring.distributed.dispatch import RayRollout, generated_tokens
 from sparring.train import build
 
 
@@ -42,16 +42,16 @@ def measure(overrides: list[str], steps: int) -> dict[str, float]:
             for step in range(steps + 1):
                 t.step = step
                 plan = t.league.plan(step, config.rollout.games_per_step)
-                if t.workers is not None:
-                    t.workers.version = None  # every training step sends new weights; so does every step here
+                if isinstance(t.rollout, RayRollout) and t.rollout.pool is not None:
+                    t.rollout.pool.version = None  # every training step sends new weights; so does every step here
                 started = time.perf_counter()
-                records = rollout(t, plan)
+                records = t.rollout.play(step, plan)
                 if step > 0:
                     seconds += time.perf_counter() - started
                     games += len(records)
                     tokens += generated_tokens(records)
         finally:
-            shutdown(t)  # also stops the local Ray cluster the workers started
+            t.rollout.close()  # also stops the local Ray cluster the workers started
     rates = {"games_per_s": games / seconds, "tokens_per_s": tokens / seconds}
     return {"games": games, "tokens": tokens, "seconds": seconds, **rates}
 

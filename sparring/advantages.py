@@ -33,7 +33,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from statistics import fmean
-from typing import Any
+from typing import Any, Literal
 
 from sparring.samples import TurnSample
 
@@ -167,7 +167,10 @@ def reinforce(samples: list[TurnSample]) -> list[TurnSample]:
 
 
 def rae(
-    samples: list[TurnSample], baselines: RoleBaselines, rate: float | None = None, per_observation: bool = False
+    samples: list[TurnSample],
+    baselines: RoleBaselines,
+    rate: float | None = None,
+    baseline: Literal["role", "observation", "value"] = "role",
 ) -> list[TurnSample]:
     """Role-conditioned advantage estimation (SPIRAL): A = reward - b[game, role], then update b.
 
@@ -190,7 +193,7 @@ def rae(
     A = R*gamma**j - b; SPIRAL computes (R - b)*gamma**j. The two agree at the
     default gamma = 1.
 
-    ``per_observation`` (``advantage.baseline: observation``) subtracts an
+    ``baseline="observation"`` subtracts an
     estimate of the value of the very state the turn was played in, not of the
     role: the mean reward of the batch's OTHER turns with the same prompt ids
     (leave-one-out, so still unbiased), else that observation's EMA from past
@@ -200,13 +203,21 @@ def rae(
     noise is shared by all cards' answers and, through the shared weights,
     drags the policy of every card the same way; a state baseline removes it
     and leaves the part that says which move was better.
+
+    ``baseline="value"`` subtracts ``sample.value``, a learned V(s) filled in
+    beforehand (``sparring.value``); the role EMAs are still kept, for metrics.
     """
     if baselines is None:
         raise ValueError("rae needs a RoleBaselines store (pass baselines=...)")
     before = {key: baselines.get(*key) for key in {_role_key(s) for s in samples}}
     for s in samples:
         s.advantage = s.reward - before[_role_key(s)]
-    if per_observation:
+    if baseline == "value":
+        for s in samples:
+            if s.value is None:
+                raise ValueError("baseline='value' needs sample.value filled in (sparring.value.ValueBaseline)")
+            s.advantage = s.reward - s.value
+    if baseline == "observation":
         for key, group in _group_by(samples, observation_key).items():
             total = sum(s.reward for s in group)
             for s in group:

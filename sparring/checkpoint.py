@@ -4,9 +4,20 @@ A run lives in ``runs/<name>/``::
 
     config.yaml          resolved config (written by the caller)
     metrics.jsonl        one JSON object per line, each with a "step"
-    checkpoints/step-K/  whatever the trainer writes + manifest.json (sha256 and size of every file)
-    replays/             game transcripts
+    checkpoints/step-K/  a checkpoint (:class:`CheckpointDir`) + manifest.json (sha256 and size of every file)
+    replays/NAME.jsonl   game transcripts (``train``: the training games)
+    eval/step-K.json     ``sparring eval`` results; eval/benchmark-NAME-step-K.jsonl: math benchmark answers
+    league.json          ``sparring league`` ratings
+    pool/                the league's snapshots of the policy (opponent.kind=pool)
+    tensorboard/         TensorBoard events
+    .cache/              derived files (a LoRA checkpoint merged into a model, for evaluation)
     report.html
+
+and a checkpoint holds ``model/`` (a Hugging Face model + tokenizer) or, when training LoRA,
+``adapter/`` (a PEFT adapter + tokenizer), ``learner.pt`` (optimizer, scheduler, reference),
+``rng.pt``, ``state.json`` (step, baselines, league, last evaluation; a LoRA run's base model) and
+``manifest.json``. Every one of these names is spelled in this module only (:class:`RunDir`,
+:class:`CheckpointDir`); every other module asks them.
 
 Why the care: a run may be killed at any instruction (SIGKILL, OOM, Ctrl-C, a pre-empted
 machine), and ``--resume`` must then continue from a checkpoint that is really complete and
@@ -28,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import re
 import secrets
 import shutil
@@ -43,6 +53,7 @@ from sparring.errors import UserError
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 _STEP_DIR = re.compile(r"^step-(\d+)$")
+_EVAL_FILE = re.compile(r"^step-(\d+)\.json$")
 _CHUNK = 1 << 20  # hashing reads 1 MiB at a time: checkpoints may hold files of many GB
 
 Warn = Callable[[str], None]
@@ -150,6 +161,47 @@ class RunDir:
     def report_path(self) -> Path:
         return self.path / "report.html"
 
+    def replay_path(self, name: str) -> Path:
+        return self.replays_dir / f"{name}.jsonl"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.path / "eval"
+
+    def eval_path(self, step: int) -> Path:
+        """``sparring eval``'s result for the checkpoint of ``step`` (the report's evaluation table)."""
+        return self.eval_dir / f"step-{step}.json"
+
+    def eval_results(self) -> list[tuple[int, Path]]:
+        """``(step, path)`` of every saved evaluation, by increasing step."""
+        if not self.eval_dir.is_dir():
+            return []
+        return sorted((int(m.group(1)), p) for p in self.eval_dir.iterdir() if (m := _EVAL_FILE.match(p.name)))
+
+    def benchmark_path(self, name: str, step: int) -> Path:
+        """Per-problem answers of benchmark ``name`` for the checkpoint of ``step``."""
+        return self.eval_dir / f"benchmark-{name}-step-{step}.jsonl"
+
+    @property
+    def league_path(self) -> Path:
+        return self.path / "league.json"
+
+    @property
+    def pool_dir(self) -> Path:
+        return self.path / "pool"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.path / ".cache"
+
+    def is_run(self) -> bool:
+        """A run directory is one with its config: every run writes it before anything else."""
+        return self.config_path.is_file()
+
     def create(self, exist_ok: bool = False) -> RunDir:
         """Make the layout; refuse an existing run unless ``exist_ok``, so a new run never mixes with an old one."""
         if self.path.exists() and not exist_ok:
@@ -221,6 +273,60 @@ def _drop_torn_tail(f: Any) -> None:
 
 
 # --------------------------------------------------------------------------- checkpoints
+
+
+class CheckpointDir:
+    """The files inside one checkpoint directory (``checkpoints/step-K``, or a copy of one elsewhere)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"CheckpointDir({str(self.path)!r})"
+
+    @property
+    def model_dir(self) -> Path:
+        """The policy as a Hugging Face model directory (with its tokenizer); absent in LoRA runs."""
+        return self.path / "model"
+
+    @property
+    def adapter_dir(self) -> Path:
+        """LoRA runs: the PEFT adapter directory (with the tokenizer) instead of ``model/``."""
+        return self.path / "adapter"
+
+    @property
+    def learner_path(self) -> Path:
+        return self.path / "learner.pt"
+
+    @property
+    def rng_path(self) -> Path:
+        return self.path / "rng.pt"
+
+    @property
+    def state_path(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def step(self) -> int | None:
+        """K of a directory named ``step-K``, else None."""
+        match = _STEP_DIR.match(self.path.name)
+        return int(match.group(1)) if match else None
+
+    @property
+    def run(self) -> RunDir | None:
+        """The run this checkpoint lives in (``RUN/checkpoints/step-K`` with RUN's config), else None."""
+        run = RunDir(self.path.parent.parent)
+        inside = self.step is not None and self.path.parent == run.checkpoints_dir
+        return run if inside and run.is_run() else None
+
+    @property
+    def merged_model_dir(self) -> Path:
+        """Where a LoRA checkpoint merged into a plain model is cached: in its run's ``.cache/``, never in itself."""
+        return RunDir(self.path.parent.parent).cache_dir / f"merged-{self.path.name}"
 
 
 def checkpoint_path(run: RunDir, step: int) -> Path:
@@ -442,64 +548,3 @@ def prepare_resume(run: RunDir, warn: Warn = _warn_stderr) -> tuple[int, Path]:
     step, path = find_resume_point(run, warn)
     run.truncate_metrics(after_step=step)
     return step, path
-
-
-# --------------------------------------------------------------------------- RNG states
-
-
-def save_rng_state() -> dict[str, Any]:
-    """The global RNG states of python ``random``, numpy and torch (CPU and every CUDA device).
-
-    Plain lists, ints and tensors only, so ``torch.load(..., weights_only=True)`` accepts it.
-    """
-    import numpy as np
-
-    version, internal, gauss = random.getstate()
-    np_state = np.random.get_state(legacy=False)
-    state: dict[str, Any] = {
-        "python": {"version": version, "internal": list(internal), "gauss": gauss},
-        "numpy": {
-            "bit_generator": np_state["bit_generator"],
-            "key": [int(k) for k in np_state["state"]["key"]],
-            "pos": int(np_state["state"]["pos"]),
-            "has_gauss": int(np_state["has_gauss"]),
-            "gauss": float(np_state["gauss"]),
-        },
-    }
-    try:
-        import torch
-    except ImportError:  # torch is only needed by training; a run dir works without it
-        return state
-    state["torch"] = torch.get_rng_state()
-    if torch.cuda.is_available():
-        state["torch_cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def load_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`save_rng_state` returned.
-
-    CUDA states are restored for the devices present (a resume on fewer GPUs restores the first ones).
-    """
-    import numpy as np
-
-    py = state["python"]
-    random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
-    npst = state["numpy"]
-    np.random.set_state(
-        {
-            "bit_generator": npst["bit_generator"],
-            "state": {"key": np.asarray(npst["key"], dtype=np.uint32), "pos": npst["pos"]},
-            "has_gauss": npst["has_gauss"],
-            "gauss": npst["gauss"],
-        }
-    )
-    if "torch" not in state:
-        return
-    import torch
-
-    torch.set_rng_state(state["torch"])
-    cuda_states = state.get("torch_cuda")
-    if cuda_states and torch.cuda.is_available():
-        for device, cuda_state in enumerate(cuda_states[: torch.cuda.device_count()]):
-            torch.cuda.set_rng_state(cuda_state, device)

@@ -214,8 +214,7 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Seed (overrides the recipe).")] = None,
 ) -> None:
     """Self-play training. ``sparring train spiral-tictactoe`` or ``sparring train --resume runs/x``."""
-    from sparring.config import load_config
-    from sparring.train import load_run_config
+    from sparring.config import load_config, load_run_config
     from sparring.train import train as run_training
 
     if resume:
@@ -325,12 +324,13 @@ def league(
     as_json: JsonFlag = False,
 ) -> None:
     """Round robin of a run's checkpoints and fixed bots; Elo by maximum likelihood (random = 1000), bootstrap CIs."""
+    from sparring.checkpoint import RunDir
     from sparring.evaluate.checkpoints import write_json_atomically
     from sparring.evaluate.league_eval import run_league
     from sparring.evaluate.tables import league_tables
 
     result = run_league(run_dir, players_, game, num_games, last, temperature, device, seed, not as_json, _warn)
-    path = Path(run_dir) / "league.json"
+    path = RunDir(run_dir).league_path
     write_json_atomically(path, result)
     if as_json:
         print(json.dumps(result, indent=2))

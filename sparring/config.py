@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sparring.errors import UserError
-from sparring.prompts import DEFAULT_SYSTEM
+from sparring.prompts import DEFAULT_SYSTEM, PromptConfig
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
@@ -72,10 +72,25 @@ class DistributedSection(Section):
 
 
 class PromptSection(Section):
+    style: Literal["sparring", "spiral"] = "sparring"
+    """``sparring``: a system message with the rules, the observation as the user turn, lenient answer
+    reading (what the bundled model was pre-trained on). ``spiral``: SPIRAL's exact template -- one user
+    turn ending "Please reason step by step, and put your final answer within \\boxed{}." -- and its
+    strict, case-sensitive parser (``sparring.prompts.parse_spiral``); ``system`` is then unused."""
     answer_format: Literal["boxed", "brackets", "answer_tag"] = "boxed"
     """Where the model writes its move: ``\\boxed{}`` (SPIRAL), ``[move]`` or ``<answer>move</answer>``."""
     system: str = DEFAULT_SYSTEM
     """System message template with ``{rules}`` and ``{instruction}``; empty for none."""
+
+    @model_validator(mode="after")
+    def _spiral_is_boxed(self) -> PromptSection:
+        if self.style == "spiral" and self.answer_format != "boxed":
+            raise ValueError("style spiral answers in \\boxed{}: set answer_format to boxed")
+        return self
+
+    def prompt_config(self) -> PromptConfig:
+        """The :class:`sparring.prompts.PromptConfig` these settings describe (training and evaluation alike)."""
+        return PromptConfig(answer_format=self.answer_format, system=self.system, style=self.style)
 
 
 class SamplingSection(Section):
@@ -142,9 +157,10 @@ class AdvantageSection(Section):
     """``rae``: per (game, role) EMA baseline (SPIRAL); ``grpo``: batch group mean; ``reinforce``: none; ``mars``."""
     ema_rate: float = Field(0.95, ge=0, lt=1)
     """RAE baseline decay (SPIRAL: 0.95)."""
-    baseline: Literal["role", "observation"] = "role"
+    baseline: Literal["role", "observation", "value"] = "role"
     """RAE's baseline: ``role`` (SPIRAL), one EMA per (game, role); ``observation``, the mean return of the
-    batch's other turns with the same observation (else its EMA, else the role's): a state-value baseline."""
+    batch's other turns with the same observation (else its EMA, else the role's); ``value``, a learned V(s)
+    read from the policy's features (``sparring.value``)."""
     drop_zero: bool = True
     """Drop turns whose advantage is exactly zero (SPIRAL's filter_zero_adv)."""
     grpo_normalize_std: bool = False
@@ -168,7 +184,15 @@ class LearnerSection(Section):
     micro_batch_size: int = Field(64, ge=1)
     """Samples per forward/backward; gradients are accumulated to the full batch."""
     clip_ratio: float = Field(0.2, gt=0)
-    """PPO clip on the ratio to the generation log-probs."""
+    """PPO clip on the ratio to the "old" log-probs (see ``recompute_old_logprobs``)."""
+    recompute_old_logprobs: bool | Literal["auto"] = "auto"
+    """Where PPO's "old" log-probs come from. ``true``: the learner scores the step's samples once before
+    the first epoch (SPIRAL/oat), so the first ratio is exactly 1 and clipping acts only on the update.
+    ``false``: the log-probs the rollout engine sampled with, no extra forward pass. ``auto``: ``true``
+    when ``engine.kind`` is ``vllm`` (its bf16 kernels differ from the learner's, and clipping would fire
+    on that noise), else ``false`` (the HF engine shares the learner's model and numerics). With
+    ``distributed.overlap`` the samples come from the weights one step back; recomputing then measures the
+    ratio from the current weights, and that one-version gap is no longer corrected."""
     loss_normalizer: Literal["constant", "tokens", "sequences"] = "constant"
     """``constant``: token-sum / max_new_tokens (Dr.GRPO, SPIRAL); ``tokens``: batch token mean;
     ``sequences``: per-sequence mean."""
@@ -335,3 +359,13 @@ def load_config(recipe: str | None, overrides: list[str] = ()) -> TrainConfig:
 
 def dump_config(config: TrainConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, width=120)
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    """The resolved config a run was started with."""
+    from sparring.checkpoint import RunDir
+
+    path = RunDir(run_dir).config_path
+    if not path.exists():
+        raise UserError(f"{run_dir} is not a sparring run directory (no config.yaml)")
+    return validate(read_yaml(path), f"config of {run_dir}")

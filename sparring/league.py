@@ -25,6 +25,7 @@ from sparring.config import OpponentSection
 from sparring.games import Game
 from sparring.players import Player, make_player
 from sparring.rollout import GameRecord, Table
+from sparring.seeding import step_rng
 
 
 @dataclass
@@ -77,7 +78,7 @@ class League:
         self._loaded: dict[str, Player] = {}
 
     def rng(self, step: int, salt: str = "") -> random.Random:
-        return random.Random(f"{self.seed}/{step}/{salt}")
+        return step_rng(self.seed, step, salt)
 
     def plan(self, step: int, games_per_step: int) -> StepPlan:
         rng = self.rng(step)

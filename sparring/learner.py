@@ -2,7 +2,7 @@
 
 For each response token t of a sample with advantage A:
 
-    ratio_t = exp(log pi(t) - log pi_gen(t))          (pi_gen: the log-prob recorded at generation)
+    ratio_t = exp(log pi(t) - log pi_old(t))          (pi_old: see below)
     pg_t    = -min(ratio_t * A, clip(ratio_t, 1 - eps, 1 + eps) * A)     (PPO clip, eps = 0.2)
     kl_t    = exp(r_t) - r_t - 1, r_t = log pi_ref(t) - log pi(t)      (k3 estimator, optional)
     loss_t  = pg_t + kl_coef * kl_t - entropy_coef * H_t
@@ -12,10 +12,18 @@ length budget: Dr.GRPO, as SPIRAL) -- or the per-sequence or whole-batch
 token mean -- and the batch loss is the mean over samples. Micro-batches are
 scaled so that accumulating them gives exactly the full-batch gradient (a
 test checks it); over N processes each takes a shard and the gradients are
-summed (``sparring.distributed.ddp``), which again gives that gradient.
+summed (a :class:`GradientSync`, implemented by ``sparring.distributed.ddp``),
+which again gives that gradient.
 Samples are grouped by game into micro-batches so each game's shared rules
 prefix runs once (``sparring.prefix``). A step whose loss
 or gradient is not finite is skipped, logged, and the run goes on.
+
+``pi_old`` is either the log-prob the rollout engine recorded when it
+sampled, or (``learner.recompute_old_logprobs``, SPIRAL/oat's way, the default
+with vLLM) the learner's own log-prob of the same tokens, computed once
+before the first epoch: vLLM samples with other kernels, often in bf16, and
+without the recompute the first ratio is off 1 by that rounding alone, so
+clipping fires on noise rather than on the update.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ import copy
 import math
 import random
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
@@ -35,7 +44,30 @@ from sparring.prefix import token_logprobs
 from sparring.samples import TurnSample
 
 if TYPE_CHECKING:
-    from sparring.distributed.ddp import DataParallel
+    from sparring.value import ValueBaseline
+
+STATS = ("pg", "clipped", "ratio", "kl", "entropy")
+"""The per-step sums of :meth:`Learner.micro_batch_loss` (over N processes they are summed with the gradients)."""
+
+
+class GradientSync(Protocol):
+    """What the learner needs to learn over N processes: its shard, and sums over all of them.
+
+    Each process holds the whole batch, learns on its shard with the loss scaled by the
+    global counts, and the shards' gradients are summed: the full batch's gradient.
+    Keeping the processes' learners identical otherwise (who runs which call) is not the
+    learner's business (``sparring.distributed.ddp``).
+    """
+
+    def shard(self, samples: list[TurnSample]) -> list[TurnSample]:
+        """This process's samples of the batch."""
+        ...
+
+    def all_reduce(
+        self, params: list[torch.nn.Parameter], finite: bool, loss: float, sums: dict[str, float]
+    ) -> tuple[bool, float]:
+        """Sum gradients, loss and the :data:`STATS` in ``sums`` (in place) over processes; finite only if finite on all."""
+        ...
 
 
 class Learner:
@@ -49,11 +81,12 @@ class Learner:
         device: str | torch.device = "cpu",
         precision: torch.dtype | None = None,
         reference: torch.nn.Module | None = None,
-        parallel: DataParallel | None = None,
+        parallel: GradientSync | None = None,
+        rollout_engine: str = "hf",
     ):
         self.model = model
         self.parallel = parallel
-        """N learner processes (``sparring.distributed.ddp``): each takes a shard, gradients are summed."""
+        """N learner processes (:class:`GradientSync`): each takes a shard, gradients are summed."""
         self.pad_id = pad_id
         self.config = config
         self.max_new_tokens = max_new_tokens
@@ -61,6 +94,11 @@ class Learner:
         self.device = torch.device(device)
         self.precision = precision
         self.reference = reference
+        self.value: ValueBaseline | None = None
+        """A learned V(s) baseline (``advantage.baseline: value``), fitted by the loop, saved with the learner."""
+        recompute = config.recompute_old_logprobs
+        self.recompute_old = recompute if isinstance(recompute, bool) else rollout_engine == "vllm"
+        """Score the samples once before the first epoch and use that as pi_old (``rollout_engine``: ``engine.kind``)."""
         # A LoRA policy's reference is its own base (adapters disabled) or an adapter snapshot: no model copy.
         self.adapter_reference = AdapterReference(model) if is_lora(model) and config.kl_coef > 0 else None
         if reference is None and config.kl_coef > 0 and self.adapter_reference is None:
@@ -153,16 +191,17 @@ class Learner:
         After the first optimizer step of a batch the policy has moved, so the
         PPO ratio of the later minibatches and epochs differs from 1 and the
         clip bounds how far one batch can move any answer's probability: a
-        trust region. With one epoch of one minibatch the ratio is exactly 1
-        and the update is plain REINFORCE with a baseline.
+        trust region. With one epoch of one minibatch the ratio is 1 (exactly,
+        with ``recompute_old_logprobs``; else up to the rollout engine's
+        rounding) and the update is plain REINFORCE with a baseline.
         """
         if not samples:
             return {"learner/samples": 0.0, "learner/skipped": 0.0}
-        if self.parallel is not None:  # rank 0 hands the batch to the other ranks; each learns on its shard
-            self.parallel.announce(self, "step", samples)
         metrics: dict[str, float] = {}
         skipped = 0
         self.model.train()
+        if self.recompute_old:
+            samples = self.with_own_logprobs(samples)
         for _ in range(self.config.epochs):
             epoch_metrics: dict[str, float] = defaultdict(float)
             for part in self.minibatches(samples):
@@ -221,11 +260,36 @@ class Learner:
             "learner/grad_norm": grad_norm,
         }
 
+    @torch.no_grad()
+    def with_own_logprobs(self, samples: list[TurnSample]) -> list[TurnSample]:
+        """``samples`` with ``response_logprobs`` replaced by the learner's own, before any update.
+
+        Scored in the same minibatches and micro-batches, mode and precision
+        as the first update, so in one process that update reproduces them and
+        its ratio is 1 (bit for bit where the kernels are deterministic, as on
+        CPU); the later minibatches and epochs see how far the policy moved.
+        Every learner process scores the whole batch, since later epochs
+        reshuffle which process holds which sample. The samples themselves are
+        left as the rollout recorded them.
+        """
+        scored: dict[int, list[float]] = {}
+        for batch in (b for part in self.minibatches(samples) for b in self.micro_batches(part)):
+            with autocast(self.device, self.precision):
+                logps, _ = token_logprobs(
+                    self.model,
+                    [s.prompt_ids for s in batch],
+                    [s.response_ids for s in batch],
+                    self.pad_id,
+                    self.device,
+                    self.temperature,
+                )
+            for s, lp in zip(batch, logps, strict=True):
+                scored[id(s)] = lp.float().tolist()
+        return [replace(s, response_logprobs=scored[id(s)]) for s in samples]
+
     # -- reference / magnet -----------------------------------------------------
     def move_reference_to_policy(self) -> None:
         """Magnetic mirror descent: the magnet jumps to the current policy."""
-        if self.parallel is not None:
-            self.parallel.announce(self, "move_reference_to_policy")
         if self.reference is not None:
             self.reference.load_state_dict(self.model.state_dict())
         if self.adapter_reference is not None:
@@ -237,6 +301,8 @@ class Learner:
             state["reference"] = self.reference.state_dict()
         if self.adapter_reference is not None:
             state["adapter_reference"] = self.adapter_reference.state_dict()
+        if self.value is not None:
+            state["value"] = self.value.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -246,6 +312,8 @@ class Learner:
             self.reference.load_state_dict(state["reference"])
         if self.adapter_reference is not None and "adapter_reference" in state:
             self.adapter_reference.load_state_dict(state["adapter_reference"])
+        if self.value is not None and "value" in state:
+            self.value.load_state_dict(state["value"])
 
 
 def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:

@@ -14,9 +14,10 @@ Where the pieces go:
 * :func:`wrap` turns the loaded HF model into a ``PeftModel`` (train.build);
   the HF engine keeps sharing that module, so rollouts sample from the adapted policy;
 * :class:`AdapterReference` gives the learner its reference log-probs;
-* :func:`save_adapter` / :func:`load_adapter` write and read ``ckpt/adapter/``
-  (``adapter_model.safetensors``, ``adapter_config.json``, the tokenizer), and
-  the checkpoint's ``state.json`` names the base model (:func:`base_model_pointer`);
+* :func:`save_adapter` / :func:`load_adapter` write and read a checkpoint's adapter
+  directory (``adapter_model.safetensors``, ``adapter_config.json``, the tokenizer;
+  where it is: ``sparring.checkpoint.CheckpointDir``), and the checkpoint's state
+  names the base model (:func:`base_model_pointer`);
 * :func:`merge_checkpoint` (``sparring merge``) makes a plain HF model directory
   from a checkpoint; :func:`engine_weights` gives merged weights to an engine
   that does not share the module (vLLM), and :func:`save_model_dir` writes the
@@ -32,12 +33,11 @@ from typing import Any
 
 import torch
 
+from sparring.checkpoint import CheckpointDir, RunDir
 from sparring.config import LoRASection
 from sparring.errors import UserError
 from sparring.prefix import token_logprobs
 
-ADAPTER_DIR = "adapter"
-"""Sub-directory of a checkpoint holding the adapter and the tokenizer."""
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -218,20 +218,20 @@ def load_adapter(model: torch.nn.Module, directory: Path) -> None:
 
 def base_model_pointer(path: str) -> str:
     """What a checkpoint records as its base model: ``bundled``, or the absolute model directory."""
-    from sparring.engines import BUNDLED, resolve_model_path
+    from sparring.engines.paths import BUNDLED, resolve_model_path
 
     resolved = resolve_model_path(path).resolve()
     return "bundled" if resolved == BUNDLED.resolve() else str(resolved)
 
 
 def _checkpoint_base(checkpoint: Path) -> str:
-    """The base model a LoRA checkpoint was trained on (state.json; else the adapter config)."""
-    state_file = checkpoint / "state.json"
-    if state_file.is_file():
-        base = json.loads(state_file.read_text()).get("base_model")
+    """The base model a LoRA checkpoint was trained on (its state; else the adapter config)."""
+    ckpt = CheckpointDir(checkpoint)
+    if ckpt.state_path.is_file():
+        base = json.loads(ckpt.state_path.read_text()).get("base_model")
         if base:
             return str(base)
-    base = json.loads((checkpoint / ADAPTER_DIR / ADAPTER_CONFIG).read_text()).get("base_model_name_or_path")
+    base = json.loads((ckpt.adapter_dir / ADAPTER_CONFIG).read_text()).get("base_model_name_or_path")
     if not base:
         raise UserError(f"{checkpoint} does not say which base model its adapter belongs to (no base_model in state.json)")
     return str(base)
@@ -245,22 +245,23 @@ def merge_checkpoint(checkpoint: Path, out: Path) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from sparring.checkpoint import RunDir, latest_valid_checkpoint, verify_checkpoint
-    from sparring.engines import resolve_model_path
+    from sparring.checkpoint import latest_valid_checkpoint, verify_checkpoint
+    from sparring.engines.paths import resolve_model_path
 
     checkpoint = Path(checkpoint)
     if not checkpoint.is_dir():
         raise UserError(f"checkpoint directory not found: {checkpoint}")
-    if (checkpoint / "checkpoints").is_dir():
+    if RunDir(checkpoint).checkpoints_dir.is_dir():
         found = latest_valid_checkpoint(RunDir(checkpoint))
         if found is None:
             raise UserError(f"run {checkpoint} has no intact checkpoint")
         checkpoint = found[1]
-    adapter = checkpoint / ADAPTER_DIR
+    ckpt = CheckpointDir(checkpoint)
+    adapter = ckpt.adapter_dir
     if not (adapter / ADAPTER_CONFIG).is_file():
-        hint = "; its model/ directory already is a Hugging Face model" if (checkpoint / "model").is_dir() else ""
-        raise UserError(f"{checkpoint} has no LoRA adapter ({ADAPTER_DIR}/{ADAPTER_CONFIG}){hint}")
-    if (checkpoint / "manifest.json").is_file():
+        hint = f"; its {ckpt.model_dir.name}/ directory already is a Hugging Face model" if ckpt.model_dir.is_dir() else ""
+        raise UserError(f"{checkpoint} has no LoRA adapter ({adapter.name}/{ADAPTER_CONFIG}){hint}")
+    if ckpt.manifest_path.is_file():
         verify_checkpoint(checkpoint)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"--out {out} exists and is not an empty directory")

@@ -126,6 +126,7 @@ def suffix_logits(
     device: torch.device,
     min_prefix: int = 8,
     max_prefix: int | None = None,
+    hidden: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Logits for every position from the shared prefix's end on, sequences right-padded.
 
@@ -133,7 +134,12 @@ def suffix_logits(
     logits after token ``P + j`` of sequence i (so they predict token ``P + j + 1``).
     With a shared prefix shorter than ``min_prefix`` this is a plain forward (P = 0);
     ``max_prefix`` caps P (callers that need logits from a given position on).
+    ``hidden`` returns the decoder's last hidden states ``[B, W, H]`` in place of
+    the logits (what a value head reads).
     """
+    if hidden:
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        model = base.get_decoder()
     batch = len(seqs)
     prefix_len = min(common_prefix_len(seqs), max_prefix if max_prefix is not None else 1 << 30)
     if prefix_len < min_prefix:
@@ -146,14 +152,20 @@ def suffix_logits(
         mask[i, : len(s) - prefix_len] = 1
     ids, mask = ids.to(device), mask.to(device)
     if prefix_len == 0:
-        return model(input_ids=ids, attention_mask=mask).logits, mask, 0
+        out = model(input_ids=ids, attention_mask=mask)
+        return (out.last_hidden_state if hidden else out.logits), mask, 0
     cache = expanded_prefix_cache(model, seqs[0][:prefix_len], batch, device)
     full_mask = torch.cat([torch.ones((batch, prefix_len), dtype=torch.long, device=device), mask], dim=1)
     positions = (prefix_len + torch.arange(width, device=device)).expand(batch, -1)
-    logits = model(
-        input_ids=ids, attention_mask=full_mask, position_ids=positions, use_cache=True, **cache_kwargs(model, cache)
-    ).logits
-    return logits, mask, prefix_len
+    out = model(input_ids=ids, attention_mask=full_mask, position_ids=positions, use_cache=True, **cache_kwargs(model, cache))
+    return (out.last_hidden_state if hidden else out.logits), mask, prefix_len
+
+
+def last_token_states(model: torch.nn.Module, seqs: list[list[int]], pad_id: int, device: torch.device) -> torch.Tensor:
+    """The decoder's final hidden state at the last token of each sequence ``[B, H]`` (shared prefix run once)."""
+    states, _, prefix_len = suffix_logits(model, seqs, pad_id, device, max_prefix=min(len(s) for s in seqs) - 1, hidden=True)
+    last = torch.tensor([len(s) - 1 - prefix_len for s in seqs], device=states.device)
+    return states[torch.arange(len(seqs), device=states.device), last]
 
 
 def response_log_softmax(

@@ -102,6 +102,9 @@ class PretrainConfig:
     """Safety cap on training time; the bundled model finished its steps well within it."""
     epochs: int = 3
     seed: int = 0
+    init: str | None = None
+    """Continue from this model directory (its tokenizer and weights) instead of a new tokenizer and random
+    weights. The bundled model was made in two such stages (see ``BUNDLED_RECIPE``)."""
 
 
 @dataclass
@@ -293,9 +296,15 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     samples = corpus(config)
-    tokenizer = train_tokenizer([chatml(s.messages) + s.answer for s in samples], config.vocab_size)
+    if config.init:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(config.init)
+        model = AutoModelForCausalLM.from_pretrained(config.init, dtype=torch.float32)
+    else:
+        tokenizer = train_tokenizer([chatml(s.messages) + s.answer for s in samples], config.vocab_size)
+        model = make_model(tokenizer, config)
     encoded = encode_samples(tokenizer, samples)
-    model = make_model(tokenizer, config)
     rng = random.Random(config.seed)
     groups = [s.messages[0]["content"] for s in samples]
     plan = [b for _ in range(config.epochs) for b in batches(encoded, groups, config.batch_size, rng)][: config.steps]

@@ -3,12 +3,27 @@
     observation + rules + legal moves  ->  chat messages  ->  chat template  ->  token ids
     generated text                     ->  parse_answer   ->  move (or why there is none)
 
+Two prompt styles (``prompt.style``):
+
+- ``sparring`` (the default; the bundled model was pre-trained on it): a system
+  message with the rules and a short answer instruction, then the observation
+  as the user turn. The answer is read leniently (``parse_answer`` then
+  ``resolve_move``: ``[4]``, ``'4'`` and ``Bet`` all name a legal ``4`` / ``bet``),
+  and a move the game refuses is the game's to explain.
+- ``spiral``: SPIRAL's own template and parser, exactly as in its code
+  (spiral-rl/spiral: ``spiral/template.py``, ``apply_qwen3_template``;
+  ``train_spiral.py``, ``SelfPlayActor.extract_action``; ``spiral/utils.py``,
+  ``extract_boxed_answer``). One user turn, no system message, that asks the
+  model to reason before it answers; the answer must name a legal move
+  exactly, case included. See :func:`render_spiral` and :func:`parse_spiral`.
+
 The answer format is SPIRAL's by default: the final move inside ``\\boxed{}``.
 ``brackets`` (``[4]``) and ``answer_tag`` (``<answer>4</answer>``) are the
-alternatives. ``format_answer`` writes a move in the chosen format; it is the
-one place that decides what a "clean" answer looks like, used by the
-pre-training corpus and by the exact policy view (which scores each legal
-move's clean answer).
+alternatives (``sparring`` style only). ``format_answer`` writes a move in the
+chosen format; it is the one place that decides what a "clean" answer looks
+like, used by the pre-training corpus and by the exact policy view (which
+scores each legal move's clean answer). :func:`read_move` is the one place a
+player turns text into a move, in either style.
 """
 
 from __future__ import annotations
@@ -20,6 +35,8 @@ from typing import Any, Literal
 from sparring.games.base import Game, State, match_action
 
 AnswerFormat = Literal["boxed", "brackets", "answer_tag"]
+PromptStyle = Literal["sparring", "spiral"]
+PROMPT_STYLES: tuple[str, ...] = ("sparring", "spiral")
 
 INSTRUCTIONS: dict[str, str] = {
     "boxed": "Put your final move within \\boxed{}.",
@@ -40,10 +57,23 @@ class PromptConfig:
     """System message; ``{rules}`` and ``{instruction}`` are filled in. Empty: no system message."""
     system_per_game: tuple[tuple[str, str], ...] = ()
     """Per-game overrides of ``system``, as (game name, template) pairs."""
+    style: PromptStyle = "sparring"
+    """``sparring``: system message + observation, lenient parsing; ``spiral``: SPIRAL's one user turn and
+    its strict parser (``answer_format`` must then be ``boxed``; ``system`` is not used)."""
+
+    def __post_init__(self) -> None:
+        if self.style == "spiral" and self.answer_format != "boxed":
+            raise ValueError(f"prompt style spiral answers in \\boxed{{}}; answer_format {self.answer_format!r} does not apply")
 
 
 def render_messages(game: Game, state: State, player: int, config: PromptConfig = PromptConfig()) -> list[dict[str, str]]:
-    """The chat for ``player`` at ``state``: a system message with the rules, a user message with the observation."""
+    """The chat for ``player`` at ``state``.
+
+    ``sparring`` style: a system message with the rules, a user message with
+    the observation. ``spiral`` style: SPIRAL's single user turn (:func:`render_spiral`).
+    """
+    if config.style == "spiral":
+        return [{"role": "user", "content": render_spiral(spiral_observation(game, state, player))}]
     template = dict(config.system_per_game).get(game.name, config.system)
     messages = []
     if template:
@@ -150,3 +180,120 @@ def resolve_move(content: str, legal: list[str] | None) -> str:
         if move is not None:
             return move
     return content
+
+
+def read_move(text: str, legal: list[str] | None, config: PromptConfig = PromptConfig(), truncated: bool = False) -> ParsedAnswer:
+    """The move a player's ``text`` names at a state with these ``legal`` moves (None: free text), in the config's style.
+
+    ``action`` is the game's own spelling of a legal move, or text for the
+    game to judge (free-text games; in ``sparring`` style also an unmatched
+    answer, which the game refuses with its reason). ``action`` None means the
+    answer itself was unusable; ``reason`` says why.
+    """
+    if config.style == "spiral":
+        return parse_spiral(text, legal, truncated)
+    parsed = parse_answer(text, config.answer_format, truncated)
+    if parsed.action is None:
+        return parsed
+    return ParsedAnswer(resolve_move(parsed.action, legal))
+
+
+# ----------------------------------------------------------------------------- SPIRAL's template and parser
+SPIRAL_INTRO = "You are playing a two-player zero-sum game. Make valid actions to win."
+SPIRAL_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+SPIRAL_BOXED = re.compile(r"\\boxed\{([^}]*)\}")
+
+
+def spiral_observation(game: Game, state: State, player: int) -> str:
+    """What fills SPIRAL's ``Observation:`` slot: the rules, a blank line, then what ``player`` sees.
+
+    SPIRAL's TextArena observations open with the game's rules prompt and
+    follow with the state; sparring's game text (rules from ``describe``, the
+    observation ending with the legal moves) is laid out the same way. The
+    words of the rules and the board are sparring's own, not TextArena's.
+    """
+    return f"{game.describe()}\n\n{state.observation(player)}"
+
+
+def render_spiral(observation: str) -> str:
+    """SPIRAL's ``qwen3`` user turn around an observation (spiral-rl/spiral ``spiral/template.py``).
+
+    SPIRAL writes the chat tokens itself (``<|im_start|>user\\n ... <|im_end|>\\n<|im_start|>assistant\\n``);
+    here the tokenizer's chat template adds them, which for Qwen3 (and the
+    bundled ChatML tokenizer) gives the same text for this one user turn.
+    """
+    return f"{SPIRAL_INTRO}\nObservation: {observation}\n{SPIRAL_INSTRUCTION}"
+
+
+def spiral_boxed(text: str) -> str | None:
+    """SPIRAL's ``extract_boxed_answer`` (``spiral/utils.py``), rule for rule.
+
+    The last ``\\boxed`` (else the last ``\\fbox``) up to its matching brace;
+    None when there is none, when it never closes, or when the match does not
+    read ``\\boxed{...}`` (so ``\\fbox{x}`` and ``\\boxed {x}`` give None). A
+    whole-content ``\\text{...}`` is unwrapped. Nothing is stripped.
+    """
+    start = text.rfind("\\boxed")
+    if start < 0:
+        start = text.rfind("\\fbox")
+        if start < 0:
+            return None
+    depth = 0
+    for end in range(start, len(text)):
+        if text[end] == "{":
+            depth += 1
+        if text[end] == "}":
+            depth -= 1
+            if depth == 0:
+                break
+    else:
+        return None
+    whole = text[start : end + 1]
+    if not (whole.startswith("\\boxed{") and whole.endswith("}")):
+        return None
+    content = whole[len("\\boxed{") : -1]
+    if content.startswith("\\text{") and content.endswith("}"):
+        content = content[len("\\text{") : -1]
+    return content
+
+
+def parse_spiral(text: str, legal: list[str] | None, truncated: bool = False) -> ParsedAnswer:
+    """SPIRAL's ``extract_action`` for its ``qwen3`` template (spiral-rl/spiral ``train_spiral.py``), rule for rule.
+
+    1. Empty text is handed to the game as the empty move: SPIRAL passes ``""``
+       to the environment, which judges it (a listed-move game refuses it; in
+       negotiation it is talk).
+    2. The answer is the content of the last ``\\boxed{}`` (:func:`spiral_boxed`),
+       or, without one, the whole text stripped.
+    3. Any ``\\boxed{X}`` left inside becomes ``[X]``; an answer with no ``[``
+       and no ``]`` of at most five words is wrapped, ``X`` -> ``[X]`` (the
+       fallback for short answers, boxed or not); runs of whitespace become
+       one space and the ends are stripped.
+    4. SPIRAL's legal moves are bracketed (``[4]``, ``[check]``): the answer
+       must equal one of ``[m]`` for the legal moves ``m`` exactly, case
+       included (``[Check]`` is not ``[check]``); it is then played as ``m``.
+       Anything else is an invalid move. Free-text games (``legal`` None) get
+       the cleaned answer to judge: SPIRAL instead checks negotiation answers
+       against three randomly drawn offers, a difference sparring keeps on
+       purpose (README, "Where sparring differs from SPIRAL").
+
+    The truncation flag changes nothing but the reason's wording: SPIRAL reads
+    a cut-off answer the same way.
+    """
+    if not text:
+        return ParsedAnswer("")
+    boxed = spiral_boxed(text)
+    answer = boxed if boxed is not None else text.strip()
+    answer = SPIRAL_BOXED.sub(r"[\1]", answer)
+    if "[" not in answer and "]" not in answer and len(answer.split()) <= 5:
+        answer = f"[{answer}]"
+    answer = re.sub(r"\s+", " ", answer).strip()
+    if legal is None:
+        return ParsedAnswer(answer)
+    spelled = {f"[{move}]": move for move in legal}
+    if answer in spelled:
+        return ParsedAnswer(spelled[answer])
+    shown = answer if len(answer) <= 40 else answer[:37] + "..."
+    cut = " (output cut at max new tokens)" if truncated else ""
+    where = "in \\boxed{}" if boxed is not None else "(no \\boxed{} answer)"
+    return ParsedAnswer(None, f"{shown!r} {where} is not exactly one of {', '.join(spelled)} (case-sensitive){cut}")

@@ -36,6 +36,8 @@ class TurnSample:
     """Index of the game in the step's batch (GRPO groups, MARS per-game sums)."""
     last_turn: bool = False
     """This is the seat's final decision in the game (MARS places the outcome here)."""
+    value: float | None = None
+    """A learned estimate of this turn's reward from its prompt alone (``advantage.baseline: value``)."""
     info: dict[str, Any] = field(default_factory=dict)
     """Parsed action, invalid reason, finish reason, text -- for replays and metrics."""
 

@@ -27,7 +27,7 @@ class Trackers:
                     "TensorBoard logging needs the tensorboard package: pip install tensorboard "
                     "(or set logging.tensorboard=false)"
                 ) from None
-            self.writers.append(("tensorboard", SummaryWriter(log_dir=str(run.path / "tensorboard"))))
+            self.writers.append(("tensorboard", SummaryWriter(log_dir=str(run.tensorboard_dir))))
         if config.wandb:
             try:
                 import wandb

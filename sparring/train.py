@@ -21,7 +21,7 @@ league, evaluate, checkpoint) and are tested alone.
 from __future__ import annotations
 
 import json
-import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,28 +32,28 @@ import torch
 from rich.console import Console
 
 from sparring.advantages import RoleBaselines, drop_zero_advantage, estimate
-from sparring.checkpoint import RunDir, load_rng_state, prepare_resume, save_checkpoint, save_rng_state
-from sparring.config import TrainConfig, dump_config, validate
+from sparring.checkpoint import CheckpointDir, RunDir, prepare_resume, save_checkpoint
+from sparring.config import TrainConfig, dump_config
 from sparring.device import autocast_dtype
-from sparring.distributed.ddp import data_parallel, follow
-from sparring.distributed.dispatch import generated_tokens, rollout, shutdown
-from sparring.engines import resolve_model_path
-from sparring.engines.base import SamplingParams
+from sparring.distributed.ddp import DataParallel, Leader, data_parallel, follow, lead
+from sparring.distributed.dispatch import Rollout, generated_tokens, make_rollout
+from sparring.engines import Engine, load_tokenizer, make_engine, resolve_model_path
+from sparring.engines.base import SamplingParams, while_learning
 from sparring.engines.hf import HFEngine
-from sparring.engines.vllm import VLLMEngine, sync_weights, vllm_engine_for, while_learning
 from sparring.errors import UserError
 from sparring.evaluate.suite import before_after_table, default_opponents, evaluate_game
 from sparring.games import make_game
 from sparring.league import League, StepPlan
 from sparring.learner import Learner, frozen_copy
-from sparring.lora import ADAPTER_DIR, base_model_pointer, is_lora, load_adapter, save_adapter, save_model_dir, wrap
+from sparring.lora import base_model_pointer, is_lora, load_adapter, save_adapter, save_model_dir, wrap
 from sparring.players.lm import LMPlayer
-from sparring.prompts import PromptConfig
 from sparring.replays import replay_record, write_replays
 from sparring.report import refresh_report
 from sparring.rollout import GameRecord
 from sparring.samples import TurnSample, turn_samples
+from sparring.seeding import load_rng_state, save_rng_state, step_seed
 from sparring.tracking import Trackers
+from sparring.value import ValueBaseline
 
 
 @dataclass
@@ -64,33 +64,30 @@ class Trainer:
     run: RunDir
     model: Any
     tokenizer: Any
-    engine: HFEngine | VLLMEngine
+    engine: Engine
     policy: LMPlayer
-    learner: Learner
+    learner: Learner | Leader
+    """On rank 0 of N learner processes a :class:`Leader`, whose calls the other ranks follow."""
     baselines: RoleBaselines
     league: League
     games: list[tuple[str, Any, float]]
+    rollout: Rollout
+    """Plays each step's tables: here, or on Ray workers (``distributed.backend``)."""
     step: int = 0
     elapsed: float = 0.0
     """Training seconds before this process (restored on resume)."""
     last_eval: dict[str, float] = field(default_factory=dict)
-    workers: Any = None
-    """Ray rollout workers (``distributed.backend: ray``), started by the first rollout."""
-
-
-def step_seed(seed: int, step: int, salt: str) -> int:
-    return random.Random(f"{seed}/{step}/{salt}").randrange(1 << 62)
+    ahead: StepPlan | None = None
+    """The next step's deal, already sent to play (``distributed.overlap``)."""
 
 
 # ----------------------------------------------------------------------------- set-up
 def load_model(config: TrainConfig) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     path = resolve_model_path(config.model.path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = load_tokenizer(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(config.model.device)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
 
 
@@ -101,16 +98,15 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
         model = wrap(model, config.model.lora)
     device = config.model.device
     precision = autocast_dtype(device, config.model.precision)
-    engine = HFEngine(model, tokenizer, device=device, autocast=config.model.precision)
-    if config.engine.kind == "vllm":  # vLLM holds its own weights copy; the HF engine stays as its scorer at T != 1
-        engine = vllm_engine_for(config, tokenizer, scorer=engine)
-    prompt = PromptConfig(answer_format=config.prompt.answer_format, system=config.prompt.system)
+    engine = make_engine(config, tokenizer, model)  # HF shares the learner's module; vLLM holds its own weights copy
+    prompt = config.prompt.prompt_config()
     sampling = SamplingParams(
         temperature=config.sampling.temperature, top_p=config.sampling.top_p, max_new_tokens=config.sampling.max_new_tokens
     )
     policy = LMPlayer(engine, None, prompt, sampling, name="policy")
     games = [(g.name, make_game(g.name), g.weight) for g in config.games]
     reference = frozen_copy(model) if config.learner.kl_coef > 0 and not is_lora(model) else None  # LoRA: base = reference
+    parallel = data_parallel(device)  # None unless launched as N processes (accelerate launch / torchrun)
     learner = Learner(
         model,
         engine.pad_id,
@@ -120,8 +116,11 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
         device,
         precision,
         reference,
-        parallel=data_parallel(device),  # None unless launched as N processes (accelerate launch / torchrun)
+        parallel=parallel,
+        rollout_engine=config.engine.kind,  # vLLM's log-probs are re-scored by the learner (learner.recompute_old_logprobs)
     )
+    if config.advantage.baseline == "value":
+        learner.value = ValueBaseline(model, engine.pad_id, device)
 
     def load_opponent(path: str) -> LMPlayer:
         return LMPlayer(
@@ -132,31 +131,39 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
             name=f"pool:{Path(path).name}",
         )
 
-    league = League(config.opponent, games, policy, config.seed, run.path / "pool", load_opponent)
-    return Trainer(
-        config, run, model, tokenizer, engine, policy, learner, RoleBaselines(config.advantage.ema_rate), league, games
-    )
+    league = League(config.opponent, games, policy, config.seed, run.pool_dir, load_opponent)
+    baselines = RoleBaselines(config.advantage.ema_rate)
+    rollout = make_rollout(config, engine, model, policy, games)
+    return Trainer(config, run, model, tokenizer, engine, policy, lead(learner, parallel), baselines, league, games, rollout)
 
 
 # ----------------------------------------------------------------------------- one step
 def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord], list[TurnSample]]:
     cfg = t.config
     started = time.perf_counter()
-    # 1. deal
-    plan = t.league.plan(t.step, cfg.rollout.games_per_step)
-    # 2. play (all seats of the policy answer in one batched call per tick)
-    records = rollout(t, plan)  # in this process, or on Ray rollout workers (distributed.backend)
+    # 1. deal (under distributed.overlap, this step was dealt and sent to play during the last one, and the next is now)
+    plan = t.ahead if t.ahead is not None else t.league.plan(t.step, cfg.rollout.games_per_step)
+    overlap = cfg.distributed.overlap and t.rollout.plays_ahead and t.step + 1 < cfg.max_steps
+    t.ahead = t.league.plan(t.step + 1, cfg.rollout.games_per_step) if overlap else None
+    # 2. play (all seats of the policy answer in one batched call per tick; here or on Ray workers)
+    records = t.rollout.play(t.step, plan, ahead=t.ahead)
     rollout_seconds = time.perf_counter() - started
     # 3. score: every decision of a learning seat, with its return
     samples = turn_samples(records, lambda i, _: plan.learner_seats[i], cfg.rollout.gamma, cfg.rollout.invalid_credit)
     # 4. credit
     adv = cfg.advantage
     options = {
-        "rae": {"per_observation": adv.baseline == "observation"},
+        "rae": {"baseline": adv.baseline},
         "grpo": {"normalize_std": adv.grpo_normalize_std},
         "mars": {"format_bonus": adv.mars_format_bonus},
     }
+    value_features = None
+    if t.learner.value is not None:  # a learned V(s): read before this batch fits it
+        value_features = t.learner.value.features(samples)
+        for s, v in zip(samples, t.learner.value.predict(value_features), strict=True):
+            s.value = v
     estimate(adv.estimator, samples, t.baselines, **options.get(adv.estimator, {}))
+    value_loss = t.learner.value.fit(value_features, [s.reward for s in samples]) if value_features is not None else None
     trained = drop_zero_advantage(samples) if adv.drop_zero else samples
     # 5. learn (an HFEngine shares the module; a vLLM engine sleeps meanwhile, then loads the new weights)
     learn_started = time.perf_counter()
@@ -172,6 +179,8 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
         t.league.add_snapshot(t.step, lambda d: save_model_dir(t.model, t.tokenizer, d))
     seconds = time.perf_counter() - started
     metrics.update(rollout_metrics(records, plan.learner_seats, samples, trained))
+    if value_loss is not None:
+        metrics["value/loss"] = value_loss
     metrics.update(
         {
             "time/step_seconds": seconds,
@@ -229,13 +238,14 @@ def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> di
 
 def save(t: Trainer) -> Path:
     def write(directory: Path) -> None:
-        if is_lora(t.model):  # the adapter only; state.json names the base model
-            save_adapter(t.model, t.tokenizer, directory / ADAPTER_DIR)
+        ckpt = CheckpointDir(directory)
+        if is_lora(t.model):  # the adapter only; the state names the base model
+            save_adapter(t.model, t.tokenizer, ckpt.adapter_dir)
         else:
-            t.model.save_pretrained(directory / "model", safe_serialization=True)
-            t.tokenizer.save_pretrained(directory / "model")
-        torch.save(t.learner.state_dict(), directory / "learner.pt")
-        torch.save({"global": save_rng_state(), "engine": t.engine.rng.get_state()}, directory / "rng.pt")
+            t.model.save_pretrained(ckpt.model_dir, safe_serialization=True)
+            t.tokenizer.save_pretrained(ckpt.model_dir)
+        torch.save(t.learner.state_dict(), ckpt.learner_path)
+        torch.save({"global": save_rng_state(), "engine": t.engine.rng.get_state()}, ckpt.rng_path)
         state = {
             "step": t.step,
             "elapsed": t.elapsed,
@@ -245,7 +255,7 @@ def save(t: Trainer) -> Path:
         }
         if is_lora(t.model):
             state["base_model"] = base_model_pointer(t.config.model.path)
-        (directory / "state.json").write_text(json.dumps(state, indent=2))
+        ckpt.state_path.write_text(json.dumps(state, indent=2))
 
     pool_steps = {e.step for e in t.league.pool}
     return save_checkpoint(t.run, t.step, write, keep_last=t.config.checkpoint.keep_last, protect=pool_steps)
@@ -254,17 +264,18 @@ def save(t: Trainer) -> Path:
 def restore(t: Trainer, path: Path) -> None:
     from safetensors.torch import load_file
 
-    if (path / ADAPTER_DIR).is_dir():
-        load_adapter(t.model, path / ADAPTER_DIR)
+    ckpt = CheckpointDir(path)
+    if ckpt.adapter_dir.is_dir():
+        load_adapter(t.model, ckpt.adapter_dir)
     else:
-        weights = {k: v for f in sorted((path / "model").glob("*.safetensors")) for k, v in load_file(f).items()}
+        weights = {k: v for f in sorted(ckpt.model_dir.glob("*.safetensors")) for k, v in load_file(f).items()}
         t.model.load_state_dict(weights, strict=False)
-    sync_weights(t.engine, t.model)
-    t.learner.load_state_dict(torch.load(path / "learner.pt", weights_only=False))
-    rng = torch.load(path / "rng.pt", weights_only=False)
+    t.engine.after_learning(t.model)  # an engine with its own copy of the weights loads the restored ones
+    t.learner.load_state_dict(torch.load(ckpt.learner_path, weights_only=False))
+    rng = torch.load(ckpt.rng_path, weights_only=False)
     load_rng_state(rng["global"])
     t.engine.rng.set_state(rng["engine"])
-    state = json.loads((path / "state.json").read_text())
+    state = json.loads(ckpt.state_path.read_text())
     t.step, t.elapsed, t.last_eval = state["step"], state["elapsed"], state.get("last_eval", {})
     t.baselines.load_state_dict(state["baselines"])
     t.league.load_state_dict(state["league"])
@@ -283,10 +294,21 @@ def save_replays(t: Trainer, plan: StepPlan, records: list[GameRecord], samples:
             for s in range(len(table.players))
         ]
         games.append(replay_record(record, names, samples, t.tokenizer, t.step, "train", game_id=i))
-    write_replays(t.run.replays_dir / "train.jsonl", games)
+    write_replays(t.run.replay_path("train"), games)
 
 
 # ----------------------------------------------------------------------------- the run
+def shutdown(t: Trainer, parallel: DataParallel | None) -> None:
+    """Stop the rollout workers, then release the other learner ranks; safe to call twice.
+
+    Called from a ``finally``: while an exception is propagating, the other
+    ranks are not waited for (see ``DataParallel.close``).
+    """
+    t.rollout.close()
+    if parallel is not None:
+        parallel.close(failed=sys.exc_info()[0] is not None)
+
+
 def summary_line(step: int, total: int, m: dict[str, float]) -> str:
     """One line per step: speed, returns per role, invalid rate, loss, KL, latest eval."""
     parts = [f"step {step:>4}/{total}"]
@@ -313,8 +335,8 @@ def train(
     parallel = data_parallel(config.model.device)
     if parallel is not None and not parallel.is_main:  # a learning-only rank: rank 0 runs the loop and leads
         t = build(parallel.follower_config(config), RunDir(run_dir))
-        follow(t.learner)
-        shutdown(t)
+        follow(t.learner)  # on ranks > 0 lead() returned the learner itself
+        shutdown(t, parallel)
         return t
     console = console or Console(highlight=False)
     run = RunDir(run_dir)
@@ -362,20 +384,10 @@ def train(
         trackers.close()
         raise UserError(f"interrupted at step {t.step}; continue with: sparring train --resume {run.path}") from None
     finally:
-        shutdown(t)  # Ray workers, other learner ranks
+        shutdown(t, parallel)  # Ray workers, other learner ranks
     trackers.close()
     first = next((m for m in run.read_metrics() if m["step"] == 0), None)
     if first is not None and t.last_eval:
         console.print(before_after_table(first, t.last_eval))
     refresh_report(run.path, console)  # last, so the report's path is the last line a user sees
     return t
-
-
-def load_run_config(run_dir: Path) -> TrainConfig:
-    """The resolved config a run was started with."""
-    from sparring.config import read_yaml
-
-    path = RunDir(run_dir).config_path
-    if not path.exists():
-        raise UserError(f"{run_dir} is not a sparring run directory (no config.yaml)")
-    return validate(read_yaml(path), f"config of {run_dir}")

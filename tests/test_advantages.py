@@ -307,18 +307,18 @@ def test_observation_baseline_is_the_leave_one_out_mean_of_the_same_observation(
     # observation [8]: one turn, never seen, role baseline 0 (init) -> advantage = reward
     samples = [at([7], 1.0, game_id=0), at([7], 2.0, game_id=1), at([7], -1.0, game_id=2), at([8], -2.0, game_id=3)]
     store = RoleBaselines(rate=0.5)
-    rae(samples, store, per_observation=True)
+    rae(samples, store, baseline="observation")
     assert advs(samples) == approx([0.5, 2.0, -2.5, -2.0])
     # the role EMA still moves with the mean game return ((1 + 2 - 1 - 2) / 4 = 0), each observation's EMA with its mean
     assert store.roles() == {"kuhn/0": approx(0.0)}
     again = [at([8], 1.0)]  # [8] alone again: its own EMA (0.5 * 0 + 0.5 * -2 = -1) is now the baseline
-    rae(again, store, per_observation=True)
+    rae(again, store, baseline="observation")
     assert advs(again) == approx([2.0])
 
 
 def test_observation_baselines_survive_a_state_dict_round_trip():
     store = RoleBaselines()
-    rae([at([7], 1.0), at([7], 3.0, game_id=1), at([9], 1.0, role=1, game_id=2)], store, per_observation=True)
+    rae([at([7], 1.0), at([7], 3.0, game_id=1), at([9], 1.0, role=1, game_id=2)], store, baseline="observation")
     copy = RoleBaselines()
     copy.load_state_dict(json.loads(json.dumps(store.state_dict())))
     assert copy.values == store.values and len(store.values) == 4  # two roles, two observations

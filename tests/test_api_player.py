@@ -174,6 +174,19 @@ def test_answer_spelled_loosely_maps_to_the_legal_move_and_no_answer_is_invalid(
     assert silent.text == "I would rather not say."
 
 
+def test_spiral_style_sends_one_user_turn_and_reads_answers_strictly(serve, ttt):
+    replies = ["Centre. \\boxed{ 4 }", "Centre. \\boxed{4}", "4"]
+    server = serve(lambda i, body: answer(replies[i]))
+    player = api_player(ttt, server, "concurrency=1,style=spiral")
+    state = ttt.new_state(0)
+    spaced, boxed, bare = player.act_batch([state] * 3, [0] * 3)
+    assert spaced.action is None and "'[ 4 ]'" in spaced.reason  # SPIRAL keeps inner spaces: [ 4 ] is not [4]
+    assert (boxed.action, bare.action) == ("4", "4")  # a bare short answer is wrapped as [4]
+    [user] = server.requests[0]["body"]["messages"]
+    assert user["role"] == "user" and ttt.describe() in user["content"] and state.observation(0) in user["content"]
+    assert user["content"].endswith("Please reason step by step, and put your final answer within \\boxed{}.")
+
+
 def test_key_env_none_sends_no_authorization(serve, ttt):
     server = serve(lambda i, body: answer("\\boxed{0}"))
     player = make_player(f"api:local,base_url={server.url},key_env=none,rpm=0", ttt)
@@ -194,6 +207,8 @@ def test_missing_key_is_a_user_error_naming_the_variable(monkeypatch, ttt):
         ("api:m,key_env=none,base_url=localhost:8000", "base_url"),
         ("api:m,key_env=none,concurrency=0", "concurrency"),
         ("api:m,key_env=none,answer_format=json", "answer_format"),
+        ("api:m,key_env=none,style=r1", "style must be one of sparring, spiral"),
+        ("api:m,key_env=none,style=spiral,answer_format=brackets", "style=spiral answers in"),
     ],
 )
 def test_bad_settings_are_one_line_user_errors(spec, message, ttt):

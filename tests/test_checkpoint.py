@@ -22,13 +22,12 @@ from sparring.checkpoint import (
     find_resume_point,
     latest_valid_checkpoint,
     list_checkpoints,
-    load_rng_state,
     prepare_resume,
     save_checkpoint,
-    save_rng_state,
     verify_checkpoint,
 )
 from sparring.errors import UserError
+from sparring.seeding import load_rng_state, save_rng_state
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -137,7 +137,7 @@ def test_two_processes_take_the_one_process_step(tmp_path, tiny_model, bundled_t
 
 def worker(out: Path) -> None:
     """Each rank: every scenario's learner step; rank 0 leads, rank 1 follows (as in ``sparring train``)."""
-    from sparring.distributed.ddp import data_parallel, follow
+    from sparring.distributed.ddp import data_parallel, follow, lead
 
     parallel = data_parallel("cpu")
     assert parallel is not None and parallel.world == 2
@@ -145,7 +145,7 @@ def worker(out: Path) -> None:
     for k, scenario in enumerate(SCENARIOS):
         learner = learner_for(out / "model", scenario, parallel)
         if parallel.is_main:
-            metrics = learner.step(samples)
+            metrics = lead(learner, parallel).step(samples)
             parallel.release()
             (out / f"s{k}-metrics.json").write_text(json.dumps(metrics))
         else:

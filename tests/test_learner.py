@@ -120,6 +120,40 @@ def test_micro_batches_group_by_game(tiny_model, bundled_tokenizer):
     assert sorted(id(s) for b in batches for s in b) == sorted(id(s) for s in samples)
 
 
+def first_epoch_metrics(model, tokenizer, samples, **cfg):
+    learner = Learner(model, tokenizer.pad_token_id, LearnerSection(lr=1e-2, epochs=1, **cfg), max_new_tokens=8)
+    return learner.step(samples)
+
+
+def test_recomputed_old_logprobs_make_the_first_ratio_exactly_one(tiny_model, bundled_tokenizer):
+    # As if the rollout engine (vLLM in bf16) had recorded log-probs 0.3 nats off the learner's.
+    samples = make_samples(tiny_model, bundled_tokenizer, n=6)
+    for s in samples:
+        s.response_logprobs = [x + 0.3 for x in s.response_logprobs]
+    recorded = [list(s.response_logprobs) for s in samples]
+    metrics = first_epoch_metrics(tiny_model, bundled_tokenizer, samples, recompute_old_logprobs=True)
+    assert metrics["learner/ratio"] == 1.0
+    assert metrics["learner/clip_frac"] == 0.0
+    assert [s.response_logprobs for s in samples] == recorded  # the samples keep what the rollout recorded
+
+
+def test_without_recompute_the_ratio_reflects_the_engines_log_probs(tiny_model, bundled_tokenizer):
+    samples = make_samples(tiny_model, bundled_tokenizer, n=6)
+    for s in samples:
+        s.response_logprobs = [x + 0.3 for x in s.response_logprobs]
+    metrics = first_epoch_metrics(tiny_model, bundled_tokenizer, samples, recompute_old_logprobs=False)
+    assert metrics["learner/ratio"] == pytest.approx(math.exp(-0.3), abs=1e-4)
+    assert metrics["learner/clip_frac"] == 1.0  # exp(-0.3) = 0.74 < 1 - 0.2: every token is clipped
+
+
+@pytest.mark.parametrize(
+    ("setting", "engine", "expected"), [("auto", "vllm", True), ("auto", "hf", False), (True, "hf", True), (False, "vllm", False)]
+)
+def test_recompute_old_logprobs_auto_follows_the_engine(tiny_model, bundled_tokenizer, setting, engine, expected):
+    section = LearnerSection(recompute_old_logprobs=setting)
+    assert Learner(tiny_model, bundled_tokenizer.pad_token_id, section, 8, rollout_engine=engine).recompute_old is expected
+
+
 def test_minibatches_split_every_sample_once_and_take_one_optimizer_step_each(tiny_model, bundled_tokenizer):
     samples = make_samples(tiny_model, bundled_tokenizer, n=7)
     learner = Learner(

@@ -74,6 +74,8 @@ def test_search_bots_refuse_games_they_cannot_play():
         ("mcts:sims=0", "sims must be at least 1"),
         ("cfr:variant=dcfr", "variant must be"),
         ("", "empty player spec"),
+        ("model:bundled,style=r1", "style must be one of sparring, spiral"),
+        ("model:bundled,style=spiral,answer_format=brackets", "style=spiral answers in"),
     ],
 )
 def test_bad_player_specs_are_one_clear_error(ttt, spec, message):

@@ -6,8 +6,6 @@ the shard tests need no Ray.
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 from precision import FP32_RUN
@@ -17,13 +15,14 @@ from tiny_runs import TINY_RUN
 
 from sparring.checkpoint import RunDir
 from sparring.config import OpponentSection, load_config
-from sparring.distributed.dispatch import rollout, shutdown
+from sparring.distributed.dispatch import LocalRollout
 from sparring.distributed.shards import Seat, describe, shards
 from sparring.engines import BUNDLED
 from sparring.games import make_game
 from sparring.league import League
 from sparring.players import make_player
-from sparring.train import build, step_seed, train, train_step
+from sparring.seeding import step_seed
+from sparring.train import build, train, train_step
 
 # fp32: these tests hold a synchronous PPO ratio to 1 within 1e-4 and one worker to the local games to 1e-5;
 # bf16 rounding alone moves the ratio by more (1.00014 on a CPU with native bf16).
@@ -88,11 +87,11 @@ def test_two_workers_train_and_the_same_seed_gives_the_same_weights(tmp_path, cl
 def test_one_worker_plays_the_local_games_gets_each_new_version_and_can_overlap(tmp_path, cluster):
     config = load_config("spiral-tictactoe", [*FAST, "distributed.backend=ray", "distributed.rollout_workers=1"])
     t = build(config, RunDir(tmp_path / "run"))
-    local = dataclasses.replace(t, config=load_config("spiral-tictactoe", FAST))
+    local = LocalRollout(t.engine, load_config("spiral-tictactoe", FAST))
     try:
         # One worker holds every table and the loop's own seed: it plays exactly the games of one process.
         plan = t.league.plan(0, config.rollout.games_per_step)
-        here, there = rollout(local, plan), rollout(t, plan)
+        here, there = local.play(0, plan), t.rollout.play(0, plan)
         assert [r.returns for r in here] == [r.returns for r in there]
         for a, b in zip(here, there, strict=True):
             assert [u.info["response_ids"] for u in a.turns] == [u.info["response_ids"] for u in b.turns]
@@ -102,7 +101,7 @@ def test_one_worker_plays_the_local_games_gets_each_new_version_and_can_overlap(
         train_step(t)  # learns: version 1
         after_first = {k: v.detach().clone() for k, v in t.model.state_dict().items()}
         metrics, *_ = train_step(t)  # sends version 1 before playing, then learns version 2
-        worker = t.workers.worker_weights()
+        worker = t.rollout.workers().worker_weights()
         assert all(torch.equal(worker[k], after_first[k]) for k in worker)
         assert any(not torch.equal(worker[k], t.model.state_dict()[k]) for k in worker)
         assert abs(metrics["learner/ratio"] - 1) < 1e-4  # played with the current weights
@@ -114,4 +113,4 @@ def test_one_worker_plays_the_local_games_gets_each_new_version_and_can_overlap(
         assert abs(ratios[0] - 1) < 1e-4
         assert all(abs(r - 1) > 1e-4 for r in ratios[1:])
     finally:
-        shutdown(t)
+        t.rollout.close()

@@ -101,8 +101,14 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "sparring", "train", *args]
 
 
-def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
-    args = ["spiral-kuhn", *FAST, FP32_RUN, "max_steps=4"]  # bit-exact: pinned, so it means the same on every CPU
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["advantage.baseline=value", "learner.minibatches=2"]],
+    ids=["spiral", "value-baseline-and-minibatches"],
+)
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, extra):
+    """Also with the state a learned value head and seeded minibatch splits add to a checkpoint."""
+    args = ["spiral-kuhn", *FAST, FP32_RUN, "max_steps=4", *extra]  # bit-exact: pinned, so it means the same on every CPU
     whole = tmp_path / "whole"
     subprocess.run(cli(*args, "--run-dir", str(whole)), check=True, capture_output=True, timeout=600)
 

@@ -22,7 +22,7 @@ from precision import BF16
 from sparring.checkpoint import RunDir
 from sparring.config import load_config
 from sparring.engines import BUNDLED
-from sparring.engines.base import SamplingParams
+from sparring.engines.base import SamplingParams, while_learning
 from sparring.engines.hf import HFEngine
 from sparring.engines.vllm import (
     continuation_logprobs,
@@ -31,11 +31,9 @@ from sparring.engines.vllm import (
     lora_rank,
     request_seeds,
     sampling_kwargs,
-    sync_weights,
     to_generation,
     vllm_engine_for,
     vllm_max_lora_rank,
-    while_learning,
 )
 from sparring.errors import UserError
 from sparring.games import make_game
@@ -195,7 +193,7 @@ def test_an_engine_sharing_the_module_needs_no_weight_sync(tiny_model, bundled_t
     before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
     with while_learning(engine, tiny_model):
         pass
-    sync_weights(engine, tiny_model)
+    engine.after_learning(tiny_model)
     assert all(torch.equal(before[k], v) for k, v in tiny_model.state_dict().items())
 
 

@@ -11,12 +11,14 @@ Who does what:
 
 * **Rank 0 runs the loop** -- deal, play, score, credit, evaluate, checkpoint,
   exactly as one process does, with the same seeds, so its rollouts are the
-  one-process rollouts. The other ranks only learn: they wait for commands in
-  :func:`follow`. (Rollout scales out with Ray workers, ``distributed.backend:
+  one-process rollouts. Its learner is a :class:`Leader`, which announces each
+  learner call to the other ranks; they only learn, running what rank 0
+  announces in :func:`follow`. (Rollout scales out with Ray workers, ``distributed.backend:
   ray``; the two combine: rank 0 drives the workers.)
 * **Each learner step** is announced by rank 0 with the step's samples. Every
   rank takes its shard (:meth:`DataParallel.shard`: grouped by game, then
-  round-robin), runs its micro-batches with the loss scaled by the *global*
+  round-robin; the learner sees only its :class:`~sparring.learner.GradientSync`
+  side), runs its micro-batches with the loss scaled by the *global*
   sample and token counts, and the gradients are summed across ranks in one
   bucketed all-reduce before clipping and the optimizer step. The sum of the
   shards' gradients is the full batch's gradient, so every rank takes the
@@ -49,21 +51,19 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from sparring.errors import UserError
+from sparring.learner import STATS, Learner
 
 if TYPE_CHECKING:
     from sparring.config import TrainConfig
-    from sparring.learner import Learner
     from sparring.samples import TurnSample
 
-STATS = ("pg", "clipped", "ratio", "kl", "entropy")
-"""The learner's per-step sums, reduced with the gradients so rank 0 logs the whole batch's values."""
 BUCKET_BYTES = 64 << 20
 WAIT = timedelta(hours=3)
 """Collective timeout: the other ranks wait while rank 0 plays, evaluates and checkpoints."""
 
 
 class DataParallel:
-    """This process's place in the group, and the collectives the learner needs."""
+    """This process's place in the group, and the collectives the learner needs (a ``GradientSync``)."""
 
     def __init__(self, rank: int, world: int, device: torch.device):
         self.rank = rank
@@ -92,7 +92,9 @@ class DataParallel:
     def all_reduce(
         self, params: list[torch.nn.Parameter], finite: bool, loss: float, sums: dict[str, float]
     ) -> tuple[bool, float]:
-        """Sum gradients, loss and ``sums`` (in place) over ranks; the step is finite only if it is on every rank.
+        """Sum gradients, loss and the learner's ``STATS`` in ``sums`` (in place) over ranks; finite only if finite on all.
+
+        The learner's statistics are summed too, so rank 0 logs the whole batch's values.
 
         A parameter with no gradient on any rank keeps ``grad = None`` (AdamW
         then leaves it alone, as in one process); one with a gradient somewhere
@@ -223,10 +225,46 @@ def _join(cpu: bool) -> DataParallel:
     return DataParallel(state.process_index, state.num_processes, state.device)
 
 
+class Leader:
+    """Rank 0's learner: each call that changes the learner is announced to the other ranks first,
+    which run it too (:func:`follow`), so every replica takes the same steps."""
+
+    def __init__(self, learner: Learner, parallel: DataParallel):
+        self.learner = learner
+        self.parallel = parallel
+
+    def step(self, samples: list[TurnSample]) -> dict[str, float]:
+        if samples:  # an empty batch changes nothing and is not sent
+            self.parallel.announce(self.learner, "step", samples)
+        return self.learner.step(samples)
+
+    def move_reference_to_policy(self) -> None:
+        self.parallel.announce(self.learner, "move_reference_to_policy")
+        self.learner.move_reference_to_policy()
+
+    @property
+    def value(self) -> Any:
+        """The learned value baseline, if any: the loop reads and fits it on rank 0 only."""
+        return self.learner.value
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.learner.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Rank 0's learner only: the other ranks receive it with the weights before the next announced call."""
+        self.learner.load_state_dict(state)
+
+
+def lead(learner: Learner, parallel: DataParallel | None) -> Learner | Leader:
+    """The learner the loop calls: a :class:`Leader` on rank 0 of N processes, else ``learner`` itself
+    (one process; or a rank > 0, which does not call it but :func:`follow` s)."""
+    return Leader(learner, parallel) if parallel is not None and parallel.is_main else learner
+
+
 def follow(learner: Learner) -> None:
     """Ranks > 0: run every learner call rank 0 announces, until it stops."""
     parallel = learner.parallel
-    assert parallel is not None and not parallel.is_main
+    assert isinstance(parallel, DataParallel) and not parallel.is_main
     while True:
         command, args = parallel.receive()
         if command == "stop":

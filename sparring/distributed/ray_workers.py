@@ -28,6 +28,7 @@ import torch
 
 from sparring.config import TrainConfig
 from sparring.distributed.shards import Shard
+from sparring.engines import load_tokenizer, make_engine
 from sparring.engines.base import SamplingParams
 from sparring.errors import UserError
 from sparring.prompts import PromptConfig
@@ -52,28 +53,11 @@ class RolloutWorker:
         self.config = TrainConfig.model_validate(config)
         self.device = self.config.model.device if gpu else "cpu"
         self.prompt, self.sampling = prompt, sampling
-        self.engine = self._engine()
+        self.engine = make_engine(self.config, load_tokenizer(self.config.model.path), device=self.device)
         self.policy = LMPlayer(self.engine, None, prompt, sampling, name="policy")
         self.games: dict[str, Any] = {}
         self.pool: dict[str, Any] = {}
         """Pool snapshots by path: loaded once, reseeded every shard."""
-
-    def _engine(self) -> Any:
-        from transformers import AutoTokenizer
-
-        from sparring.engines import resolve_model_path
-
-        path = resolve_model_path(self.config.model.path)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        if tokenizer.pad_token_id is None:  # as train.load_model does
-            tokenizer.pad_token = tokenizer.eos_token
-        if self.config.engine.kind == "vllm":
-            from sparring.engines.vllm import vllm_engine_for
-
-            return vllm_engine_for(self.config, tokenizer)
-        from sparring.engines.hf import HFEngine
-
-        return HFEngine(path, tokenizer=tokenizer, device=self.device, autocast=self.config.model.precision)
 
     def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
         self.engine.load_weights(weights)
@@ -157,8 +141,6 @@ class RolloutPool:
         self.workers = [actor.remote(payload, prompt, sampling, threads, gpu) for _ in range(section.rollout_workers)]
         self.version: int | None = None
         """The learner step whose weights the workers were last sent."""
-        self.pending: tuple[int, Any, list[Any]] | None = None
-        """Overlap mode: (step, plan, record refs) of a rollout sent ahead."""
 
     def push_weights(self, model: torch.nn.Module, version: int) -> None:
         """Send the policy's current weights to every worker (one copy in the object store)."""
@@ -186,6 +168,6 @@ class RolloutPool:
         ray = import_ray()
         for worker in self.workers:
             ray.kill(worker)
-        self.workers, self.pending = [], None
+        self.workers = []
         if self.owns_cluster:
             ray.shutdown()

@@ -30,6 +30,7 @@ from typing import Literal
 
 from sparring.league import StepPlan
 from sparring.players.base import Player
+from sparring.seeding import step_seed
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,6 @@ def split(count: int, parts: int) -> list[range]:
 
 def shards(tables: list[TableSpec], workers: int, seed: int, step: int) -> list[Shard]:
     """One shard per worker (fewer when there are fewer tables), seeded from (seed, step, first table)."""
-    from sparring.train import step_seed  # the loop's own seeds (imported here: workers never load the loop module)
-
     out = []
     for part in split(len(tables), workers):
         whole = len(part) == len(tables)

@@ -1,24 +1,50 @@
-"""Text-generation engines. ``HFEngine`` is the default; ``VLLMEngine`` lives behind the ``gpu`` extra."""
+"""Text-generation engines. ``HFEngine`` is the default; ``VLLMEngine`` lives behind the ``gpu`` extra.
+
+:func:`make_engine` is the one place that picks the backend from a run's config.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sparring.engines.base import Engine, EngineStats, Generation, SamplingParams
+from sparring.engines.paths import BUNDLED, resolve_model_path
 from sparring.errors import UserError
 
-BUNDLED = Path(__file__).resolve().parent.parent / "assets" / "models" / "sparring-tiny"
+if TYPE_CHECKING:
+    from sparring.config import TrainConfig
 
 
-def resolve_model_path(path: str | Path) -> Path:
-    """``bundled`` -> the model shipped in the repo; otherwise a local HF model directory."""
-    resolved = BUNDLED if str(path) == "bundled" else Path(path).expanduser()
-    if not resolved.is_dir():
-        hint = " (the bundled model is made by `sparring pretrain`)" if str(path) == "bundled" else ""
-        raise UserError(f"model directory not found: {resolved}{hint}")
-    if not (resolved / "config.json").exists():
-        raise UserError(f"{resolved} is not a Hugging Face model directory (no config.json)")
-    return resolved
+def load_tokenizer(path: str | Path) -> Any:
+    """A model's tokenizer; one that names no pad token pads with its end-of-text token."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(path))
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def make_engine(config: TrainConfig, tokenizer: Any, model: Any | None = None, device: str | None = None) -> Engine:
+    """The policy's engine for ``config.engine.kind`` (``hf`` or ``vllm``).
+
+    ``model``: the learner's module. An HF engine samples from that very module (no
+    weight copies); a vLLM engine loads ``config.model.path`` itself and uses an HF
+    engine over the module as its scorer at temperatures other than 1. None: the
+    model is loaded from ``config.model.path`` (a rollout worker; HF on ``device``,
+    vLLM without a scorer).
+    """
+    from sparring.engines.hf import HFEngine
+
+    precision = config.model.precision
+    if config.engine.kind == "vllm":
+        from sparring.engines.vllm import vllm_engine_for
+
+        scorer = None if model is None else HFEngine(model, tokenizer, device=config.model.device, autocast=precision)
+        return vllm_engine_for(config, tokenizer, scorer=scorer)
+    source = resolve_model_path(config.model.path) if model is None else model
+    return HFEngine(source, tokenizer=tokenizer, device=device or config.model.device, autocast=precision)
 
 
 def load_hf_engine(path: str | Path, device: str = "cpu", **kwargs) -> Engine:
@@ -33,4 +59,14 @@ def load_hf_engine(path: str | Path, device: str = "cpu", **kwargs) -> Engine:
         raise UserError(f"cannot load model from {resolved}: {first}") from None
 
 
-__all__ = ["BUNDLED", "Engine", "EngineStats", "Generation", "SamplingParams", "load_hf_engine", "resolve_model_path"]
+__all__ = [
+    "BUNDLED",
+    "Engine",
+    "EngineStats",
+    "Generation",
+    "SamplingParams",
+    "load_hf_engine",
+    "load_tokenizer",
+    "make_engine",
+    "resolve_model_path",
+]

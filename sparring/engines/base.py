@@ -4,12 +4,21 @@ Every backend (``HFEngine`` on CPU or one GPU, ``VLLMEngine`` on GPUs) speaks
 only token ids, so the learner trains on exactly the ids that were sampled and
 never re-tokenizes text. Backends also score given continuations (the exact
 policy view of a model) and take new weights in place after a learner step.
+
+The training loop talks to its engine through this protocol alone: the pad id
+and the sampling stream it seeds, and the two hooks around each learner step
+(:func:`while_learning`), so it never asks which backend it holds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,10 @@ class EngineStats:
 @runtime_checkable
 class Engine(Protocol):
     tokenizer: Any
+    pad_id: int
+    """The id that pads prompt batches (the learner pads with it too)."""
+    rng: torch.Generator
+    """The sampling stream: seeded per step by the loop, saved in checkpoints."""
 
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]: ...
 
@@ -61,3 +74,22 @@ class Engine(Protocol):
     def load_weights(self, weights: Any) -> None:
         """Replace the weights in place: a state dict, or a directory with safetensors."""
         ...
+
+    def before_learning(self) -> None:
+        """The learner is about to update the policy: an engine may lend it memory meanwhile (vLLM sleeps)."""
+        ...
+
+    def after_learning(self, model: Any) -> None:
+        """``model``'s weights changed (a learner step, a restored checkpoint): an engine holding its
+        own copy of the weights loads them (vLLM); one sharing the module (HFEngine) has nothing to do."""
+        ...
+
+
+@contextmanager
+def while_learning(engine: Engine, model: Any) -> Iterator[None]:
+    """Around a learner step: the engine's two hooks, the second one even when the step raises."""
+    engine.before_learning()
+    try:
+        yield
+    finally:
+        engine.after_learning(model)

@@ -78,6 +78,12 @@ class HFEngine:
         if missing or unexpected:
             raise ValueError(f"weights do not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
 
+    def before_learning(self) -> None:
+        """Nothing to free: the learner trains the module this engine samples from."""
+
+    def after_learning(self, model: Any) -> None:
+        """Nothing to load: the engine shares the learner's module (load_weights() takes foreign weights)."""
+
     # -- forward ------------------------------------------------------------
     def _autocast(self):
         return autocast(self.device, self.autocast_dtype)

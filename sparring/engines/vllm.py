@@ -14,10 +14,10 @@ KV cache, batches continuously and runs CUDA graphs, which is what makes
   seed drawn from ``self.rng`` (a ``torch.Generator``, like HFEngine's, so the
   training loop seeds and checkpoints it the same way).
 
-vLLM keeps its own copy of the weights, so after every learner step the
-training loop pushes the new ones (:func:`sync_weights`), and while the
-learner trains the engine sleeps (:func:`while_learning`), which gives the
-KV cache's memory back to the learner on a shared GPU (SPIRAL collocates them
+vLLM keeps its own copy of the weights, so after every learner step it loads
+the new ones (:meth:`VLLMEngine.after_learning`), and while the learner trains
+the engine sleeps (:meth:`VLLMEngine.before_learning`), which gives the KV
+cache's memory back to the learner on a shared GPU (SPIRAL collocates them
 the same way, vLLM at 0.45 of the GPU).
 
 vLLM API assumptions (checked against vLLM 0.33.0's source; written for 0.8+):
@@ -63,8 +63,8 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Literal
@@ -466,6 +466,16 @@ class VLLMEngine:
             self.llm.wake_up()
             self.asleep = False
 
+    # -- around a learner step (the Engine protocol's hooks) --------------------
+    def before_learning(self) -> None:
+        """Sleep (with ``enable_sleep_mode``): the learner gets the KV cache's memory while it trains."""
+        self.sleep()
+
+    def after_learning(self, model: torch.nn.Module) -> None:
+        """Wake up and load the learner's new weights (a LoRA policy's adapters merged in)."""
+        self.wake_up()
+        self.load_from_model(model)
+
     def close(self) -> None:
         """Release the engine's GPU memory as far as vLLM allows in-process (best effort)."""
         engine_core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
@@ -478,7 +488,7 @@ class VLLMEngine:
 # ----------------------------------------------------------------------------- glue for the training loop
 def vllm_engine_for(config: TrainConfig, tokenizer: Any, scorer: Any | None = None) -> VLLMEngine:
     """The rollout engine of ``engine.kind: vllm``, from the run's config (model, engine section, seed)."""
-    from sparring.engines import resolve_model_path
+    from sparring.engines.paths import resolve_model_path
 
     if not config.model.device.startswith("cuda"):
         raise UserError(f"engine.kind=vllm runs on GPUs; set model.device=cuda (it is {config.model.device!r})")
@@ -494,23 +504,3 @@ def vllm_engine_for(config: TrainConfig, tokenizer: Any, scorer: Any | None = No
         enable_sleep_mode=section.sleep_between_steps,
         scorer=scorer,
     )
-
-
-def sync_weights(engine: Any, model: torch.nn.Module) -> None:
-    """Give a vLLM engine the learner's current weights; engines that share the module (HFEngine) need nothing."""
-    if isinstance(engine, VLLMEngine):
-        engine.load_from_model(model)
-
-
-@contextmanager
-def while_learning(engine: Any, model: torch.nn.Module) -> Iterator[None]:
-    """Around a learner step: a vLLM engine sleeps (its memory goes to the learner), then wakes with the new weights."""
-    if not isinstance(engine, VLLMEngine):
-        yield
-        return
-    engine.sleep()
-    try:
-        yield
-    finally:
-        engine.wake_up()
-        sync_weights(engine, model)

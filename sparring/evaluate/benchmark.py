@@ -202,6 +202,7 @@ def run_benchmark(
     Per-problem results go to ``out``, or for a run to ``RUN/eval/benchmark-<file>-step-K.jsonl``
     (with the summary beside it as ``.json``); greedy decoding by default, so a rerun gives the same score.
     """
+    from sparring.checkpoint import RunDir
     from sparring.evaluate.checkpoints import load_engine, write_json_atomically
 
     require_math_verify()
@@ -219,7 +220,7 @@ def run_benchmark(
         "settings": {"temperature": temperature, "max_new_tokens": max_new_tokens, "limit": limit},
     }
     if out is None and target.run_dir is not None and target.step is not None:
-        out = target.run_dir / "eval" / f"benchmark-{Path(path).stem}-step-{target.step}.jsonl"
+        out = RunDir(target.run_dir).benchmark_path(Path(path).stem, target.step)
     summary["results_file"] = str(out) if out else None
     if out is not None:
         write_results(result, out)

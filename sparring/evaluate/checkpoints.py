@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sparring.checkpoint import CorruptCheckpoint, RunDir, list_checkpoints, verify_checkpoint
-from sparring.config import TrainConfig
+from sparring.checkpoint import CheckpointDir, CorruptCheckpoint, RunDir, list_checkpoints, verify_checkpoint
+from sparring.config import TrainConfig, load_run_config
 from sparring.engines import load_hf_engine, resolve_model_path
 from sparring.engines.base import Engine, SamplingParams
 from sparring.errors import UserError
@@ -88,21 +87,20 @@ def latest_intact(run: RunDir, warn: Warn = no_warnings) -> tuple[int, Path]:
 
 def load_run(run_dir: Path) -> TrainConfig:
     """The run's saved config, or a one-line error when ``run_dir`` is not a run."""
-    from sparring.train import load_run_config
-
     if not run_dir.is_dir():
         raise UserError(f"{run_dir} does not exist")
     return load_run_config(run_dir)
 
 
 def checkpoint_model_dir(ckpt: Path) -> Path:
-    """The HF model directory of a checkpoint: ``model/``, or for a LoRA run the base merged with
-    ``adapter/`` (merged once into the run's ``.cache/`` so the checkpoint itself is never touched)."""
-    if (ckpt / "model" / "config.json").is_file() or not (ckpt / "adapter").is_dir():
-        return ckpt / "model"
+    """The HF model directory of a checkpoint: its model, or for a LoRA run the base merged with
+    its adapter (merged once into the run's cache, so the checkpoint itself is never touched)."""
+    layout = CheckpointDir(ckpt)
+    if (layout.model_dir / "config.json").is_file() or not layout.adapter_dir.is_dir():
+        return layout.model_dir
     from sparring.lora import merge_checkpoint
 
-    cache = ckpt.parent.parent / ".cache" / f"merged-{ckpt.name}"
+    cache = layout.merged_model_dir
     if not (cache / "config.json").is_file():
         import shutil
 
@@ -117,19 +115,19 @@ def checkpoint_model_dir(ckpt: Path) -> Path:
 def resolve_target(target: str, warn: Warn = no_warnings) -> Target:
     """Decide whether ``target`` is a run, a checkpoint or a model directory (see the module notes)."""
     path = Path(target).expanduser()
-    if (path / "config.yaml").is_file():
+    if RunDir(path).is_run():
         config = load_run(path)
         step, ckpt = latest_intact(RunDir(path), warn)
         return Target(checkpoint_model_dir(ckpt), path, step, ckpt, config)
-    run_dir = path.parent.parent
-    step_dir = re.fullmatch(r"step-(\d+)", path.name)
-    if step_dir and path.parent.name == "checkpoints" and (run_dir / "config.yaml").is_file():
+    layout = CheckpointDir(path)
+    run = layout.run
+    if run is not None and layout.step is not None:
         verify_checkpoint(path)
-        return Target(checkpoint_model_dir(path), run_dir, int(step_dir.group(1)), path, load_run(run_dir))
+        return Target(checkpoint_model_dir(path), run.path, layout.step, path, load_run(run.path))
     if target == "bundled" or (path / "config.json").is_file():
         return Target(resolve_model_path(target))
-    if (path / "model" / "config.json").is_file():  # a checkpoint copied out of its run: a model, no config
-        return Target(path / "model")
+    if (layout.model_dir / "config.json").is_file():  # a checkpoint copied out of its run: a model, no config
+        return Target(layout.model_dir)
     raise UserError(
         f"{target} is not a run directory (no config.yaml), a checkpoint (RUN/checkpoints/step-K) "
         "or a model directory (no config.json)"
@@ -154,7 +152,7 @@ def prompt_and_sampling(config: TrainConfig | None, temperature: float | None) -
     """The run's prompt and answer length (so the model is asked exactly as in training), at eval temperature."""
     if config is None:
         return PromptConfig(), SamplingParams(temperature=1.0 if temperature is None else temperature)
-    prompt = PromptConfig(answer_format=config.prompt.answer_format, system=config.prompt.system)
+    prompt = config.prompt.prompt_config()
     sampling = SamplingParams(
         temperature=config.eval.temperature if temperature is None else temperature,
         top_p=config.sampling.top_p,
@@ -210,9 +208,8 @@ def save_eval(target: Target, result: dict[str, Any]) -> Path | None:
     """Write ``RUN/eval/step-K.json`` atomically (the report may read it any time); None without a run."""
     if target.run_dir is None or target.step is None:
         return None
-    directory = target.run_dir / "eval"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"step-{target.step}.json"
+    path = RunDir(target.run_dir).eval_path(target.step)
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomically(path, result)
     return path
 

@@ -61,9 +61,11 @@ def register(entry: GameEntry) -> GameEntry:
 
 
 def game_entries() -> list[GameEntry]:
-    """Every registered game, sorted by name (available or not)."""
-    import sparring.games  # noqa: F401  (importing the package registers every game)
+    """Every registered game, sorted by name (available or not).
 
+    Complete whenever this can be called: importing this module imports the
+    package ``sparring.games`` first, and the package imports (registers) every game.
+    """
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 

@@ -47,10 +47,11 @@ def _model(
     top_p: float = 1.0,
     max_new_tokens: int = 64,
     answer_format: str = "boxed",
+    style: str = "sparring",
 ):
     from sparring.players.lm import make_model_player
 
-    return make_model_player(game, seed, path, device, temperature, top_p, max_new_tokens, answer_format)
+    return make_model_player(game, seed, path, device, temperature, top_p, max_new_tokens, answer_format, style)
 
 
 register_player(PlayerEntry("random", "uniformly random legal move", _random))

@@ -42,7 +42,7 @@ from typing import Any
 from sparring.errors import UserError
 from sparring.games.base import Game, State
 from sparring.players.base import Move
-from sparring.prompts import INSTRUCTIONS, PromptConfig, parse_answer, render_messages, resolve_move
+from sparring.prompts import INSTRUCTIONS, PROMPT_STYLES, PromptConfig, read_move, render_messages
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_WAIT_S = 60.0
@@ -305,10 +305,8 @@ class APIPlayer:
         }
         if done.error is not None:
             return Move(None, f"api error: {done.error}", done.text, info)
-        parsed = parse_answer(done.text, self.prompt.answer_format, truncated=done.finish_reason == "length")
-        if parsed.action is None:
-            return Move(None, parsed.reason, done.text, info)
-        return Move(resolve_move(parsed.action, state.legal_actions()), None, done.text, info)
+        parsed = read_move(done.text, state.legal_actions(), self.prompt, truncated=done.finish_reason == "length")
+        return Move(parsed.action, parsed.reason, done.text, info)
 
 
 def _api_key(key_env: str) -> str | None:
@@ -324,12 +322,16 @@ def _api_key(key_env: str) -> str | None:
     return key
 
 
-def _check_settings(base_url: str, answer_format: str, numbers: dict[str, tuple[float, float]]) -> None:
+def _check_settings(base_url: str, answer_format: str, style: str, numbers: dict[str, tuple[float, float]]) -> None:
     """Refuse settings that cannot work, in one line, before any request is sent."""
     if not base_url.startswith(("http://", "https://")):
         raise UserError(f"api player: base_url must start with http:// or https://, not {base_url!r}")
     if answer_format not in INSTRUCTIONS:
         raise UserError(f"api player: answer_format must be one of {', '.join(INSTRUCTIONS)}, not {answer_format!r}")
+    if style not in PROMPT_STYLES:
+        raise UserError(f"api player: style must be one of {', '.join(PROMPT_STYLES)}, not {style!r}")
+    if style == "spiral" and answer_format != "boxed":
+        raise UserError(f"api player: style=spiral answers in \\boxed{{}}; drop answer_format={answer_format}")
     for key, (value, low) in numbers.items():
         if not isinstance(value, int | float) or isinstance(value, bool) or value < low:
             raise UserError(f"api player: {key} must be a number >= {low:g}, not {value!r}")
@@ -349,6 +351,7 @@ def make_api_player(
     concurrency: int = 8,
     answer_format: str = "boxed",
     backoff: float = 1.0,
+    style: str = "sparring",
 ) -> APIPlayer:
     """Factory for ``api:MODEL[,base_url=..,key_env=..,temperature=..,max_tokens=..,timeout=..,retries=..,rpm=..]``.
 
@@ -362,6 +365,7 @@ def make_api_player(
     _check_settings(
         base_url,
         answer_format,
+        style,
         {
             "temperature": (temperature, 0),
             "max_tokens": (max_tokens, 1),
@@ -374,5 +378,5 @@ def make_api_player(
     )
     limiter = RateLimiter(rpm) if rpm > 0 else None
     client = ChatClient(base_url, _api_key(str(key_env)), timeout, int(retries), backoff, limiter, seed)
-    prompt = PromptConfig(answer_format=answer_format)  # type: ignore[arg-type]  # checked above
+    prompt = PromptConfig(answer_format=answer_format, style=style)  # type: ignore[arg-type]  # checked above
     return APIPlayer(client, model, game, prompt, temperature, int(max_tokens), int(concurrency))

@@ -21,7 +21,7 @@ from typing import Any
 from sparring.engines.base import Engine, SamplingParams
 from sparring.games.base import Game, State
 from sparring.players.base import Move
-from sparring.prompts import PromptConfig, encode_chat, format_answer, parse_answer, render_messages, resolve_move
+from sparring.prompts import PROMPT_STYLES, PromptConfig, encode_chat, format_answer, read_move, render_messages
 
 
 class LMPlayer:
@@ -65,17 +65,14 @@ class LMPlayer:
         generations = self.engine.generate(prompts, sampling or self.sampling)
         moves = []
         for state, prompt, gen in zip(states, prompts, generations, strict=True):
-            parsed = parse_answer(gen.text, self.prompt.answer_format, truncated=gen.finish_reason == "length")
+            parsed = read_move(gen.text, state.legal_actions(), self.prompt, truncated=gen.finish_reason == "length")
             info = {
                 "prompt_ids": prompt,
                 "response_ids": gen.token_ids,
                 "logprobs": gen.logprobs,
                 "finish_reason": gen.finish_reason,
             }
-            if parsed.action is None:
-                moves.append(Move(None, parsed.reason, gen.text, info))
-            else:
-                moves.append(Move(resolve_move(parsed.action, state.legal_actions()), None, gen.text, info))
+            moves.append(Move(parsed.action, parsed.reason, gen.text, info))
         return moves
 
     # -- policy view --------------------------------------------------------
@@ -119,15 +116,21 @@ def make_model_player(
     top_p: float = 1.0,
     max_new_tokens: int = 64,
     answer_format: str = "boxed",
+    style: str = "sparring",
     **_: Any,
 ) -> LMPlayer:
-    """Factory for the ``model:PATH[,temperature=..,max_new_tokens=..,device=..]`` spec."""
+    """Factory for the ``model:PATH[,temperature=..,max_new_tokens=..,device=..,style=spiral]`` spec."""
     from sparring.engines import load_hf_engine
     from sparring.errors import UserError
 
     if answer_format not in ("boxed", "brackets", "answer_tag"):
         raise UserError(f"answer_format must be boxed, brackets or answer_tag, not {answer_format!r}")
+    if style not in PROMPT_STYLES:
+        raise UserError(f"style must be one of {', '.join(PROMPT_STYLES)}, not {style!r}")
+    if style == "spiral" and answer_format != "boxed":
+        raise UserError(f"style=spiral answers in \\boxed{{}}; drop answer_format={answer_format}")
     engine = load_hf_engine(path, device=device)
     engine.rng.manual_seed(seed)
     sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
-    return LMPlayer(engine, game, PromptConfig(answer_format=answer_format), sampling, name=f"model:{path}")
+    prompt = PromptConfig(answer_format=answer_format, style=style)  # type: ignore[arg-type]  # checked above
+    return LMPlayer(engine, game, prompt, sampling, name=f"model:{path}")

@@ -36,8 +36,7 @@ def register_player(entry: PlayerEntry) -> None:
 
 
 def player_entries() -> list[PlayerEntry]:
-    import sparring.players  # noqa: F401  (registers the bundled players)
-
+    """Every registered player; complete, since importing this module runs ``sparring.players``, which registers them."""
     return [_PLAYERS[k] for k in sorted(_PLAYERS)]
 
 

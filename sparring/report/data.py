@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sparring.checkpoint import RunDir
+from sparring.checkpoint import CheckpointDir, RunDir, list_checkpoints
 from sparring.errors import UserError
 from sparring.evaluate.stats import wilson_interval
 from sparring.report.curves import chart_specs
@@ -26,8 +25,6 @@ from sparring.report.curves import chart_specs
 MAX_REPLAYS = 400
 """Games embedded in the page: enough to browse a long run, few enough that the file stays a few MB."""
 
-_STEP_FILE = re.compile(r"^step-(\d+)\.json$")
-_STEP_DIR = re.compile(r"^step-(\d+)$")
 RATES = ("win", "draw", "loss", "non_loss", "invalid")
 
 
@@ -70,7 +67,7 @@ def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], bool, int]:
 
 def looks_like_run(run: RunDir) -> bool:
     """True if any part of the run layout exists: a run killed early may have only one of them."""
-    parts = (run.config_path, run.metrics_path, run.checkpoints_dir, run.replays_dir, run.path / "eval", run.path / "league.json")
+    parts = (run.config_path, run.metrics_path, run.checkpoints_dir, run.replays_dir, run.eval_dir, run.league_path)
     return run.path.is_dir() and any(p.exists() for p in parts)
 
 
@@ -120,6 +117,7 @@ SUMMARY_FIELDS = [
     ("KL coef", ("learner", "kl_coef")),
     ("temperature", ("sampling", "temperature")),
     ("max new tokens", ("sampling", "max_new_tokens")),
+    ("prompt style", ("prompt", "style")),
     ("answer format", ("prompt", "answer_format")),
     ("eval every / games", None),
 ]
@@ -172,14 +170,7 @@ def read_metrics(run: RunDir, missing: list[str], notes: list[str]) -> list[dict
 
 def checkpoint_steps(run: RunDir) -> list[int]:
     """Steps of the complete checkpoints (a ``step-K`` directory with its manifest, written last)."""
-    if not run.checkpoints_dir.is_dir():
-        return []
-    steps = []
-    for d in run.checkpoints_dir.iterdir():
-        m = _STEP_DIR.match(d.name)
-        if m and (d / "manifest.json").exists():
-            steps.append(int(m.group(1)))
-    return sorted(steps)
+    return [step for step, path in list_checkpoints(run) if CheckpointDir(path).manifest_path.exists()]
 
 
 def progress(metrics: list[dict[str, Any]], checkpoints: list[int]) -> dict[str, Any]:
@@ -196,11 +187,8 @@ def progress(metrics: list[dict[str, Any]], checkpoints: list[int]) -> dict[str,
 
 
 def latest_eval_file(run: RunDir) -> Path | None:
-    directory = run.path / "eval"
-    if not directory.is_dir():
-        return None
-    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _STEP_FILE.match(p.name))]
-    return max(found)[1] if found else None
+    found = run.eval_results()
+    return found[-1][1] if found else None
 
 
 def _cell(stats: dict[str, Any], key: str, games: int) -> list[float] | None:
@@ -274,7 +262,7 @@ def eval_from_metrics(record: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def read_league(run: RunDir, notes: list[str]) -> dict[str, Any] | None:
-    path = run.path / "league.json"
+    path = run.league_path
     if not path.exists():
         return None
     try:

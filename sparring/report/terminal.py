@@ -15,6 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from sparring.checkpoint import RunDir
 from sparring.errors import UserError
 from sparring.report.data import read_jsonl
 
@@ -22,7 +23,7 @@ from sparring.report.data import read_jsonl
 def load_replay_file(path: Path) -> list[dict[str, Any]]:
     """The complete games of a replay file; a user error (one line) if it is missing, a directory or empty."""
     if path.is_dir():
-        found = sorted(path.glob("replays/*.jsonl")) or sorted(path.glob("*.jsonl"))
+        found = sorted(RunDir(path).replays_dir.glob("*.jsonl")) or sorted(path.glob("*.jsonl"))
         hint = f"; replay files there: {', '.join(str(p) for p in found)}" if found else ""
         raise UserError(f"{path} is a directory; give a replay file such as RUN_DIR/replays/train.jsonl{hint}")
     if not path.exists():
