@@ -31,7 +31,7 @@ import inspect
 import math
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from statistics import fmean
 from typing import Any, Literal
 
@@ -170,14 +170,19 @@ def rae(
     samples: list[TurnSample],
     baselines: RoleBaselines,
     rate: float | None = None,
+    returns: Mapping[Key, list[float]] | None = None,
     baseline: Literal["role", "observation", "value"] = "role",
 ) -> list[TurnSample]:
     """Role-conditioned advantage estimation (SPIRAL): A = reward - b[game, role], then update b.
 
     The baseline is read BEFORE this batch updates it, so a sample's own return
-    never leaks into its baseline. Then, per (game, role) present in the batch,
-    ``b <- rate*b + (1 - rate)*m`` where m is the mean return over the batch's
-    games (one value per seat, from its final turn; see ``game_returns``).
+    never leaks into its baseline. Then, per (game, role) of the step,
+    ``b <- rate*b + (1 - rate)*m`` where m is the mean return over the step's
+    games, one value per seat. ``returns`` gives those values
+    (``samples.role_returns``: every learning seat of every finished game,
+    including seats that never moved, as SPIRAL updates every role from every
+    game); ``None`` reads them from the samples' final turns
+    (``game_returns``), which misses a seat with no samples.
     ``rate=None`` uses ``baselines.rate``.
 
     Differs from SPIRAL's code, which updates once per finished game, in the
@@ -226,8 +231,9 @@ def rae(
                 elif baselines.known(*key):
                     s.advantage = s.reward - baselines.get(*key)
             baselines.update(*key, total / len(group), rate=rate)
-    for (game, role), returns in game_returns(samples).items():
-        baselines.update(game, role, fmean(returns), rate=rate)
+    for (game, role), values in (game_returns(samples) if returns is None else returns).items():
+        if values:
+            baselines.update(game, role, fmean(values), rate=rate)
     return samples
 
 
@@ -329,17 +335,28 @@ ESTIMATORS: dict[str, Callable[..., list[TurnSample]]] = {
 }
 
 
-def estimate(name: str, samples: list[TurnSample], baselines: RoleBaselines | None = None, **options: Any) -> list[TurnSample]:
+def estimate(
+    name: str,
+    samples: list[TurnSample],
+    baselines: RoleBaselines | None = None,
+    returns: Mapping[Key, list[float]] | None = None,
+    **options: Any,
+) -> list[TurnSample]:
     """Run the estimator called ``name`` on ``samples`` (in place; returns them).
 
-    ``baselines`` is passed only to estimators that take it (``rae``); the others
-    are stateless and ignore it, so the training loop can always pass its store.
-    ``options`` are the estimator's own keyword arguments (e.g. ``normalize_std``).
+    ``baselines`` and ``returns`` (the step's per-(game, role) game returns,
+    ``samples.role_returns``) are passed only to estimators that take them
+    (``rae``); the others are stateless and ignore them, so the training loop
+    can always pass both. ``options`` are the estimator's own keyword
+    arguments (e.g. ``normalize_std``).
     """
     try:
         fn = ESTIMATORS[name]
     except KeyError:
         raise ValueError(f"unknown advantage estimator {name!r}; valid: {', '.join(sorted(ESTIMATORS))}") from None
-    if "baselines" in inspect.signature(fn).parameters:
+    params = inspect.signature(fn).parameters
+    if "returns" in params:
+        options["returns"] = returns
+    if "baselines" in params:
         return fn(samples, baselines, **options)
     return fn(samples, **options)

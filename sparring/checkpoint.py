@@ -517,12 +517,13 @@ def clean_interrupted_saves(run: RunDir, warn: Warn = _warn_stderr) -> None:
 
 
 def latest_valid_checkpoint(run: RunDir, warn: Warn = _warn_stderr) -> tuple[int, Path] | None:
-    """The newest checkpoint that verifies, after cleaning interrupted saves; None if there is none.
+    """The newest checkpoint that verifies; None if there is none. Read-only.
 
     Each newer corrupted checkpoint is reported through ``warn`` and skipped (left in place for
-    inspection; it is replaced when the resumed run saves that step again).
+    inspection; it is replaced when the resumed run saves that step again). Nothing is removed:
+    a ``.tmp-*`` may be a save that a running training is still writing, so only the resume
+    path (:func:`find_resume_point`) tidies interrupted saves.
     """
-    clean_interrupted_saves(run, warn)
     for step, path in reversed(list_checkpoints(run)):
         try:
             verify_checkpoint(path)
@@ -534,9 +535,13 @@ def latest_valid_checkpoint(run: RunDir, warn: Warn = _warn_stderr) -> tuple[int
 
 
 def find_resume_point(run: RunDir, warn: Warn = _warn_stderr) -> tuple[int, Path]:
-    """Like :func:`latest_valid_checkpoint`, but a missing run or checkpoint is the user's error."""
+    """Tidy interrupted saves, then :func:`latest_valid_checkpoint`; a missing run or checkpoint is the user's error.
+
+    Only the process that resumes a run may tidy it: it is about to become the run's one writer.
+    """
     if not run.path.is_dir():
         raise UserError(f"run directory {run.path} does not exist; nothing to resume")
+    clean_interrupted_saves(run, warn)
     found = latest_valid_checkpoint(run, warn)
     if found is None:
         raise UserError(f"no intact checkpoint in {run.checkpoints_dir}; nothing to resume")

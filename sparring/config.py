@@ -216,7 +216,9 @@ class EvalSection(Section):
     games: int = Field(40, ge=2)
     """Games per (game, opponent); seats alternate."""
     temperature: float = Field(1.0, ge=0)
-    """Sampling temperature for evaluation games (0: greedy)."""
+    """Sampling temperature for evaluation games (0: greedy). SPIRAL evaluates at 0.6 (with top_p 0.95)."""
+    top_p: float = Field(1.0, gt=0, le=1)
+    """Nucleus sampling for evaluation games (1: off). SPIRAL evaluates at 0.95 (with temperature 0.6)."""
     exploitability: bool = True
     """Exact exploitability for games that define it (Kuhn, Leduc, liar's dice)."""
 

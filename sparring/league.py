@@ -4,8 +4,8 @@
 weight, each table's seeds derived from (run seed, step, index) so a resumed
 run deals exactly the same games. In self-play the one policy object takes
 every seat (one batched generate call serves them all); against a fixed
-player or a past checkpoint the learner's seat alternates between games, so
-both roles are trained.
+player or a past checkpoint the learner's seat alternates between games and
+between steps, so both roles are trained equally even with one game a step.
 
 The pool keeps snapshots of the policy (model directories under
 ``run/pool/step-K``). Opponents are drawn uniformly, or by prioritized
@@ -47,15 +47,29 @@ class StepPlan:
 
 
 def split_by_weight(total: int, weights: list[float]) -> list[int]:
-    """``total`` games split in proportion to ``weights`` (largest remainders), every game at least one."""
+    """``total`` games split in proportion to ``weights`` (largest remainders), every game at least one.
+
+    The counts add up to ``total`` exactly; only when ``total`` is smaller than the number of games
+    does each game still get its one (a game in the config is never left out of a step).
+    """
     raw = [total * w / sum(weights) for w in weights]
-    counts = [max(1, int(r)) for r in raw]
-    order = sorted(range(len(raw)), key=lambda i: raw[i] - int(raw[i]), reverse=True)
-    k = 0
-    while sum(counts) < total:
-        counts[order[k % len(order)]] += 1
-        k += 1
+    counts = [int(r) for r in raw]
+    order = sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    for i in range(len(counts)):  # a game rounded down to none takes one from the game with the most
+        if counts[i] == 0:
+            richest = max(range(len(counts)), key=lambda k: counts[k])
+            if counts[richest] > 1:
+                counts[richest] -= 1
+            counts[i] = 1
     return counts
+
+
+def pfsp_weight(score: float) -> float:
+    """Prioritized fictitious self-play: (1 - p)^2 for a snapshot the learner scores p against, so the
+    opponents it still loses to are drawn most; the 1e-3 floor keeps beaten ones in play now and then."""
+    return (1.0 - score) ** 2 + 1e-3
 
 
 class League:
@@ -96,7 +110,7 @@ class League:
                     plan.tables.append(Table(game, table_seed, [self.policy] * n))
                     plan.learner_seats.append(list(range(n)))
                 else:
-                    seat = i % n
+                    seat = (i + step) % n  # alternate within a step and across steps: odd counts stay fair
                     players = [opponent] * n
                     players[seat] = self.policy
                     plan.tables.append(Table(game, table_seed, players, [0 if s == seat else 1 for s in range(n)]))
@@ -110,7 +124,7 @@ class League:
         if self.config.kind == "self" or not self.pool or rng.random() < self.config.self_play_share:
             return None, None
         if self.config.sampling == "pfsp":
-            weights = [(1.0 - e.score) ** 2 + 1e-3 for e in self.pool]
+            weights = [pfsp_weight(e.score) for e in self.pool]
             entry = rng.choices(self.pool, weights=weights)[0]
         else:
             entry = rng.choice(self.pool)

@@ -131,7 +131,13 @@ class Learner:
         responses = [s.response_ids for s in batch]
         with autocast(self.device, self.precision):
             new, entropies = token_logprobs(
-                self.model, prompts, responses, self.pad_id, self.device, self.temperature, with_entropy=cfg.entropy_coef > 0
+                self.model,
+                prompts,
+                responses,
+                self.pad_id,
+                self.device,
+                self.temperature,
+                entropy="grad" if cfg.entropy_coef > 0 else "value",  # always measured: a collapse shows in the report
             )
             ref = None
             if self.reference is not None and cfg.kl_coef > 0:
@@ -155,9 +161,9 @@ class Learner:
                 kl = torch.exp(r) - r - 1
                 per_token = per_token + cfg.kl_coef * kl
                 stats["kl"] += kl.sum().item()
-            if entropies is not None:
+            if cfg.entropy_coef > 0:
                 per_token = per_token - cfg.entropy_coef * entropies[k]
-                stats["entropy"] += entropies[k].sum().item()
+            stats["entropy"] += entropies[k].sum().item()
             total = total + self.aggregate(per_token, num_samples, num_tokens)
         return total, stats
 
@@ -169,6 +175,11 @@ class Learner:
         if norm == "sequences":
             return per_token.mean() / num_samples
         return per_token.sum() / num_tokens
+
+    @property
+    def measures_kl(self) -> bool:
+        """The loss has a KL term (a reference or a LoRA base to compare with, and ``kl_coef`` > 0)."""
+        return self.config.kl_coef > 0 and (self.reference is not None or self.adapter_reference is not None)
 
     # -- update -----------------------------------------------------------------
     def minibatches(self, samples: list[TurnSample]) -> list[list[TurnSample]]:
@@ -249,16 +260,18 @@ class Learner:
             return None
         self.optimizer.step()
         self.scheduler.step()
-        return {
+        metrics = {
             "updates": 1.0,
             "learner/loss": loss_value,
             "learner/pg_loss": sums["pg"] / num_tokens,
-            "learner/kl": sums["kl"] / num_tokens,
             "learner/entropy": sums["entropy"] / num_tokens,
             "learner/clip_frac": sums["clipped"] / num_tokens,
             "learner/ratio": sums["ratio"] / num_tokens,
             "learner/grad_norm": grad_norm,
         }
+        if self.measures_kl:  # without a reference there is no KL: no metric, rather than a flat 0
+            metrics["learner/kl"] = sums["kl"] / num_tokens
+        return metrics
 
     @torch.no_grad()
     def with_own_logprobs(self, samples: list[TurnSample]) -> list[TurnSample]:

@@ -12,11 +12,14 @@ cuts the work of a tic-tac-toe learner step by about 2.5x.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
+
+ENTROPY_CHUNK = 256
+"""Response tokens whose entropy is measured at once: bounds the extra (tokens x vocabulary) memory."""
 
 
 def cache_kwargs(model: torch.nn.Module, cache: DynamicCache) -> dict[str, DynamicCache]:
@@ -194,18 +197,25 @@ def token_logprobs(
     pad_id: int,
     device: torch.device,
     temperature: float = 1.0,
-    with_entropy: bool = False,
+    entropy: Literal["none", "value", "grad"] = "none",
 ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
     """log p(response token | everything before it) for each sequence, as one tensor per row.
 
     The learner and the engine's ``score`` both use this, so training and
     evaluation read a model's probabilities in exactly the same way.
+    ``entropy`` also returns each response token's entropy: ``value`` as a
+    measurement (no gradient, a few rows at a time, so it costs little
+    memory), ``grad`` differentiable, for an entropy bonus in the loss.
     """
     logprobs = response_log_softmax(model, prompts, responses, pad_id, device, temperature)
     targets = torch.tensor([t for r in responses for t in r], dtype=torch.long, device=logprobs.device)
     picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     sizes = [len(r) for r in responses]
     entropies = None
-    if with_entropy:
+    if entropy == "grad":
         entropies = list((-(logprobs.exp() * logprobs).sum(-1)).split(sizes))
+    elif entropy == "value":
+        with torch.no_grad():
+            rows = [-(chunk.exp() * chunk).sum(-1) for chunk in logprobs.detach().split(ENTROPY_CHUNK)]
+        entropies = list(torch.cat(rows).split(sizes))
     return list(picked.split(sizes)), entropies

@@ -69,11 +69,10 @@ def turn_samples(
         for seat in learner_seats(game_id, record):
             turns = [t for t in record.turns if t.seat == seat and "response_ids" in t.info]
             n = len(turns)
+            final = credited_return(record, seat, invalid_credit)
             for k, t in enumerate(turns):
-                if forfeit_by_turn:
-                    reward = record.returns[seat] if (seat == record.invalid_seat and k == n - 1) else 0.0
-                else:
-                    reward = record.returns[seat] * gamma ** (n - 1 - k)
+                # A turn-credited forfeit pays the final turn alone; otherwise every turn, discounted by turns to come.
+                reward = (final if k == n - 1 else 0.0) if forfeit_by_turn else final * gamma ** (n - 1 - k)
                 samples.append(
                     TurnSample(
                         game=record.game,
@@ -96,3 +95,34 @@ def turn_samples(
                     )
                 )
     return samples
+
+
+def credited_return(record: GameRecord, seat: int, invalid_credit: Literal["game", "turn"] = "game") -> float:
+    """The seat's return for the game as ``turn_samples`` credits it to the seat's final turn.
+
+    The game's return, except that with ``invalid_credit="turn"`` a game ended
+    by another seat's invalid move credits this seat 0 (see ``turn_samples``).
+    """
+    if invalid_credit == "turn" and record.invalid_seat is not None and seat != record.invalid_seat:
+        return 0.0
+    return record.returns[seat]
+
+
+def role_returns(
+    records: list[GameRecord],
+    learner_seats: Callable[[int, GameRecord], list[int]],
+    invalid_credit: Literal["game", "turn"] = "game",
+) -> dict[tuple[str, int], list[float]]:
+    """Per (game, role): the credited return of every learning seat of every finished game, one value per seat.
+
+    This is what a role baseline learns from (SPIRAL updates every role's
+    baseline from every finished game). Unlike reading the samples' final
+    turns, it also counts a seat that never moved -- the second player of a
+    game the first one forfeited on its first move still scored +0.5 -- without
+    inventing a sample for a decision that was never made.
+    """
+    returns: dict[tuple[str, int], list[float]] = {}
+    for game_id, record in enumerate(records):
+        for seat in learner_seats(game_id, record):
+            returns.setdefault((record.game, seat), []).append(credited_return(record, seat, invalid_credit))
+    return returns

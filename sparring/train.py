@@ -37,20 +37,21 @@ from sparring.config import TrainConfig, dump_config
 from sparring.device import autocast_dtype
 from sparring.distributed.ddp import DataParallel, Leader, data_parallel, follow, lead
 from sparring.distributed.dispatch import Rollout, generated_tokens, make_rollout
-from sparring.engines import Engine, load_tokenizer, make_engine, resolve_model_path
+from sparring.engines import Engine, load_tokenizer, loading_model, make_engine, resolve_model_path
 from sparring.engines.base import SamplingParams, while_learning
 from sparring.engines.hf import HFEngine
 from sparring.errors import UserError
-from sparring.evaluate.suite import before_after_table, default_opponents, evaluate_game
+from sparring.evaluate.suite import before_after_table, default_opponents, eval_sampling, evaluate_game
 from sparring.games import make_game
 from sparring.league import League, StepPlan
 from sparring.learner import Learner, frozen_copy
 from sparring.lora import base_model_pointer, is_lora, load_adapter, save_adapter, save_model_dir, wrap
 from sparring.players.lm import LMPlayer
+from sparring.preflight import check_startable
 from sparring.replays import replay_record, write_replays
 from sparring.report import refresh_report
 from sparring.rollout import GameRecord
-from sparring.samples import TurnSample, turn_samples
+from sparring.samples import TurnSample, role_returns, turn_samples
 from sparring.seeding import load_rng_state, save_rng_state, step_seed
 from sparring.tracking import Trackers
 from sparring.value import ValueBaseline
@@ -86,8 +87,9 @@ def load_model(config: TrainConfig) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM
 
     path = resolve_model_path(config.model.path)
-    tokenizer = load_tokenizer(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(config.model.device)
+    with loading_model(path):
+        tokenizer = load_tokenizer(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(config.model.device)
     return model, tokenizer
 
 
@@ -148,9 +150,13 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     # 2. play (all seats of the policy answer in one batched call per tick; here or on Ray workers)
     records = t.rollout.play(t.step, plan, ahead=t.ahead)
     rollout_seconds = time.perf_counter() - started
+
     # 3. score: every decision of a learning seat, with its return
-    samples = turn_samples(records, lambda i, _: plan.learner_seats[i], cfg.rollout.gamma, cfg.rollout.invalid_credit)
-    # 4. credit
+    def seats(i: int, _: GameRecord) -> list[int]:
+        return plan.learner_seats[i]
+
+    samples = turn_samples(records, seats, cfg.rollout.gamma, cfg.rollout.invalid_credit)
+    # 4. credit (baselines learn from every learning seat's return, including seats that never moved)
     adv = cfg.advantage
     options = {
         "rae": {"baseline": adv.baseline},
@@ -162,7 +168,8 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
         value_features = t.learner.value.features(samples)
         for s, v in zip(samples, t.learner.value.predict(value_features), strict=True):
             s.value = v
-    estimate(adv.estimator, samples, t.baselines, **options.get(adv.estimator, {}))
+    returns = role_returns(records, seats, cfg.rollout.invalid_credit)
+    estimate(adv.estimator, samples, t.baselines, returns, **options.get(adv.estimator, {}))
     value_loss = t.learner.value.fit(value_features, [s.reward for s in samples]) if value_features is not None else None
     trained = drop_zero_advantage(samples) if adv.drop_zero else samples
     # 5. learn (an HFEngine shares the module; a vLLM engine sleeps meanwhile, then loads the new weights)
@@ -223,9 +230,7 @@ def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> di
     """Arena vs fixed players (both seats) and exact exploitability, for every game of the run."""
     cfg = t.config
     t.engine.rng.manual_seed(step_seed(cfg.seed, t.step, "eval"))
-    sampling = SamplingParams(
-        temperature=cfg.eval.temperature, top_p=cfg.sampling.top_p, max_new_tokens=cfg.sampling.max_new_tokens
-    )
+    sampling = eval_sampling(cfg)  # eval.temperature and eval.top_p (SPIRAL evaluates at 0.6 / 0.95)
     metrics: dict[str, float] = {}
     for section, (spec, game, _) in zip(cfg.games, t.games, strict=True):
         player = LMPlayer(t.engine, game, t.policy.prompt, sampling, name="policy")
@@ -321,7 +326,9 @@ def summary_line(step: int, total: int, m: dict[str, float]) -> str:
         elif key.startswith("train/") and key.endswith("/invalid"):
             parts.append(f"invalid {value:.0%}")
     if "learner/loss" in m:
-        parts += [f"loss {m['learner/loss']:+.4f}", f"kl {m.get('learner/kl', 0):.4f}"]
+        parts.append(f"loss {m['learner/loss']:+.4f}")
+    if "learner/kl" in m:
+        parts.append(f"kl {m['learner/kl']:.4f}")
     for key, value in m.items():
         if key.startswith("eval/") and (key.endswith("/non_loss") or key.endswith("exploitability")):
             parts.append(f"{key[5:]} {value:.2f}")
@@ -340,16 +347,18 @@ def train(
         return t
     console = console or Console(highlight=False)
     run = RunDir(run_dir)
+    check_startable(config)  # model, device, packages, player specs: every problem before anything is written
     if resume:
         ckpt_step, ckpt = prepare_resume(run, warn=lambda msg: console.print(f"[yellow]warning:[/yellow] {msg}"))
-    else:
-        if run.path.exists() and any(run.path.iterdir()):
-            raise UserError(f"run directory {run.path} is not empty; resume it with --resume or choose another --run-dir")
-        run.create(exist_ok=True)
-        run.config_path.write_text(dump_config(config))
+    elif run.path.exists() and any(run.path.iterdir()):
+        raise UserError(f"run directory {run.path} is not empty; resume it with --resume or choose another --run-dir")
+    saved = config  # the run's config.yaml keeps its own max_steps; --max-steps only sets how far this process goes
     if max_steps is not None:
         config = config.model_copy(update={"max_steps": max_steps})
-    t = build(config, run)
+    t = build(config, run)  # before the run directory exists: a model that fails to load leaves nothing behind
+    if not resume:
+        run.create(exist_ok=True)
+        run.config_path.write_text(dump_config(saved))
     if resume:
         restore(t, ckpt)
         console.print(f"resumed {run.path} from step {ckpt_step}")

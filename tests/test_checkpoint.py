@@ -191,8 +191,21 @@ def test_leftover_temp_dir_is_ignored_then_cleaned_with_warning(run: RunDir):
     assert [s for s, _ in list_checkpoints(run)] == [4]
     warnings: list[str] = []
     assert latest_valid_checkpoint(run, warnings.append) == (4, run.checkpoints_dir / "step-4")
+    assert stale.exists() and not warnings  # a lookup is read-only: that save may still be under way
+    assert find_resume_point(run, warnings.append) == (4, run.checkpoints_dir / "step-4")
     assert not stale.exists()
     assert len(warnings) == 1 and ".tmp-step-5-k1ll3d" in warnings[0] and "interrupted save" in warnings[0]
+
+
+def test_a_lookup_never_touches_what_a_running_save_or_replace_has_in_flight(run: RunDir):
+    save_checkpoint(run, 3, write_files(3))
+    in_flight = [".tmp-step-4-busy", ".del-step-1-busy", ".old-step-2-0badc0de"]
+    for name in in_flight:
+        (run.checkpoints_dir / name).mkdir()
+        (run.checkpoints_dir / name / "state.json").write_text("being written")
+    warnings: list[str] = []
+    assert latest_valid_checkpoint(run, warnings.append) == (3, run.checkpoints_dir / "step-3")
+    assert names(run) == sorted(["step-3", *in_flight]) and not warnings
 
 
 def test_kill_between_the_renames_of_a_replace_restores_the_old_one(run: RunDir):
@@ -200,7 +213,7 @@ def test_kill_between_the_renames_of_a_replace_restores_the_old_one(run: RunDir)
     path = save_checkpoint(run, 3, write_files(3))
     path.rename(run.checkpoints_dir / ".old-step-3-0badc0de")
     warnings: list[str] = []
-    assert latest_valid_checkpoint(run, warnings.append) == (3, path)
+    assert find_resume_point(run, warnings.append) == (3, path)
     assert names(run) == ["step-3"]
     assert any("restoring step-3" in w for w in warnings)
 
@@ -239,7 +252,7 @@ def test_sigkill_during_write_leaves_previous_checkpoint_as_latest(run: RunDir):
     assert "step-2" not in names(run)
     assert any(n.startswith(".tmp-step-2-") for n in names(run))
     warnings: list[str] = []
-    assert latest_valid_checkpoint(run, warnings.append) == (1, run.checkpoints_dir / "step-1")
+    assert find_resume_point(run, warnings.append) == (1, run.checkpoints_dir / "step-1")
     assert names(run) == ["step-1"]
     assert len(warnings) == 1
 

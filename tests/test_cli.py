@@ -54,6 +54,8 @@ def test_exploitability_json(capsys):
         (["arena", "tic_tac_tow", "random", "random"], "unknown game 'tic_tac_tow'"),
         (["arena", "tic_tac_toe", "randon", "random"], "unknown player 'randon'"),
         (["arena", "tic_tac_toe", "mcts:sim=3", "random"], "bad player spec"),
+        (["arena", "tic_tac_toe", "mcts:sims=abc", "random"], "sims must be a whole number, not 'abc'"),
+        (["arena", "kuhn_poker:hands=many", "random", "random"], "hands must be a whole number"),
         (["play", "tic_tac_toe", "--seat", "5"], "bad seat 5: tic_tac_toe has seats 0, 1"),
         (["exploitability", "tic_tac_toe", "uniform"], "exact exploitability is not defined for tic_tac_toe"),
         (["exploitability", "kuhn_poker", "minimax"], "no policy view"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from sparring.errors import UserError
@@ -151,3 +153,57 @@ def test_unknown_game_and_bad_parameters_are_user_errors():
         make_game("tic_tac_tow")
     with pytest.raises(UserError, match="valid: columns"):
         make_game("breakthrough:size=3")
+
+
+def test_negotiation_offer_made_with_an_accept_is_paid_from_what_is_left_after_the_trade():
+    # P1 accepts (paying 10 Wood) and in the same turn offers 5 Wood it will no longer hold.
+    state = play("simple_negotiation", ["[Offer: 1 Gold -> 10 Wood]"])
+    with pytest.raises(InvalidAction, match="cannot offer 5 Wood: you hold 0 Wood, 11 Gold"):
+        state.apply("[Accept] [Offer: 5 Wood -> 1 Gold]")
+    assert state.inventory == [{"Wood": 10, "Gold": 10}, {"Wood": 10, "Gold": 10}] and state.turn == 1
+    state.apply("[Accept] [Offer: 5 Gold -> 1 Wood]")  # paid from the 11 Gold the trade left: fine
+    assert state.inventory == [{"Wood": 20, "Gold": 9}, {"Wood": 0, "Gold": 11}]
+    assert state.offer is not None and state.offer.give == {"Gold": 5}
+
+
+def test_negotiation_accept_checks_the_proposer_can_still_pay():
+    # Unreachable through apply() (an offer is checked when made), but a trade must never run on a stale offer.
+    state = play("simple_negotiation", ["[Offer: 10 Wood -> 1 Gold]"])
+    state.inventory[0]["Wood"] = 3
+    with pytest.raises(InvalidAction, match="player 0 no longer holds 10 Wood"):
+        state.apply("[Accept]")
+
+
+def random_negotiation_move(rng: random.Random) -> str:
+    """Any mix of accept, deny, offer (quantities up to 15, at times more than the proposer holds) and talk."""
+
+    def bundle() -> str:
+        names = rng.sample(["Wood", "Gold"], rng.randint(1, 2))
+        return ", ".join(f"{rng.choice([1, 1, 2, 3, 5, 8, 10, 15])} {name}" for name in names)
+
+    parts = []
+    if rng.random() < 0.6:
+        parts.append(rng.choice(["[Accept]", "[Accept]", "[Deny]"]))
+    if rng.random() < 0.7:
+        parts.append(f"[Offer: {bundle()} -> {bundle()}]")
+    rng.shuffle(parts)
+    return " ".join(parts) or "let us talk"
+
+
+def test_negotiation_no_move_sequence_drives_an_inventory_negative():
+    accepted = 0
+    for seed in range(400):
+        rng = random.Random(seed)
+        state = make_game("simple_negotiation").new_state(seed)
+        while not state.is_terminal():
+            move = random_negotiation_move(rng)
+            before = [dict(inventory) for inventory in state.inventory]
+            try:
+                state.apply(move)
+            except InvalidAction:
+                state.apply("pass")  # a refused move changes nothing; the turn goes on as talk
+            accepted += state.inventory != before
+            for player, inventory in enumerate(state.inventory):
+                assert min(inventory.values()) >= 0, f"seed {seed}: player {player} holds {inventory} after {move!r}"
+            assert [sum(inv[r] for inv in state.inventory) for r in ("Wood", "Gold")] == [20, 20]
+    assert accepted > 100, "the random moves must exercise trades"

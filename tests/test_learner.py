@@ -3,6 +3,7 @@ clipping stops the gradient, bad numbers skip the step."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -118,6 +119,22 @@ def test_micro_batches_group_by_game(tiny_model, bundled_tokenizer):
     batches = learner.micro_batches(samples)
     assert all(len({s.game for s in b}) == 1 for b in batches)
     assert sorted(id(s) for b in batches for s in b) == sorted(id(s) for s in samples)
+
+
+def test_entropy_is_measured_without_a_bonus_and_kl_only_with_a_reference(tiny_model, bundled_tokenizer):
+    # The report plots what the learner reports: an entropy it never measured, or a KL with nothing to compare
+    # with, would be a flat 0 that reads like a collapse (or like a policy that stays put).
+    samples = make_samples(tiny_model, bundled_tokenizer, n=4)
+    plain, bonus = (
+        Learner(copy.deepcopy(tiny_model), bundled_tokenizer.pad_token_id, LearnerSection(entropy_coef=c), max_new_tokens=8)
+        for c in (0.0, 0.01)
+    )
+    measured, with_bonus = plain.step(samples), bonus.step(samples)
+    assert measured["learner/entropy"] > 1.0  # near-uniform over ~1000 tokens, measured before the update
+    assert measured["learner/entropy"] == pytest.approx(with_bonus["learner/entropy"], rel=1e-5)
+    assert "learner/kl" not in measured and "learner/kl" not in with_bonus
+    kl = Learner(copy.deepcopy(tiny_model), bundled_tokenizer.pad_token_id, LearnerSection(kl_coef=0.1), max_new_tokens=8)
+    assert kl.step(samples)["learner/kl"] == pytest.approx(0.0, abs=1e-6)
 
 
 def first_epoch_metrics(model, tokenizer, samples, **cfg):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,19 @@ def test_checkpoint_holds_the_adapter_and_the_merged_model_scores_like_the_adapt
     assert main(["merge", str(full), "--out", str(tmp_path / "x")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and "not an empty directory" in errors[0] and "has no LoRA adapter" in errors[1]
+
+
+def test_merge_of_a_run_leaves_a_checkpoint_being_written_alone(lora_run, tmp_path):
+    # A training still running beside `sparring merge RUN` is writing its next checkpoint into .tmp-*.
+    in_flight = lora_run.run.checkpoints_dir / ".tmp-step-4-busy"
+    (in_flight / "adapter").mkdir(parents=True)
+    (in_flight / "adapter" / "adapter_model.safetensors").write_bytes(b"half written")
+    try:
+        assert main(["merge", str(lora_run.run.path), "--out", str(tmp_path / "merged")]) == 0
+        assert (in_flight / "adapter" / "adapter_model.safetensors").read_bytes() == b"half written"
+        assert (tmp_path / "merged" / "config.json").is_file()
+    finally:
+        shutil.rmtree(in_flight, ignore_errors=True)
 
 
 def adapter_at(run: Path, step: int) -> dict[str, torch.Tensor]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from sparring.errors import UserError
 from sparring.evaluate.arena import play_games, summarize
 from sparring.evaluate.exploitability import exploitability
 from sparring.games import make_game
-from sparring.players import HumanPlayer, make_player
+from sparring.players import HumanPlayer, make_player, player_entries
 from sparring.players.human import GameAbandoned, play_against
+from sparring.specs import SPEC_TYPES, spec_type
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +74,7 @@ def test_search_bots_refuse_games_they_cannot_play():
     [
         ("alphazero", "unknown player 'alphazero'"),
         ("mcts:sim=5", "unexpected keyword argument 'sim'.*parameters: sims"),
-        ("mcts:sims=0", "sims must be at least 1"),
+        ("mcts:sims=0", "sims and rollouts must be at least 1"),
         ("cfr:variant=dcfr", "variant must be"),
         ("", "empty player spec"),
         ("model:bundled,style=r1", "style must be one of sparring, spiral"),
@@ -82,6 +85,54 @@ def test_bad_player_specs_are_one_clear_error(ttt, spec, message):
     game = make_game("kuhn_poker") if spec.startswith("cfr") else ttt
     with pytest.raises(UserError, match=message):
         make_player(spec, game)
+
+
+def spec_parameters() -> list[tuple[str, str, type]]:
+    """(player, parameter, declared type) of every parameter every registered player's spec can set."""
+    found = []
+    for entry in player_entries():
+        params = list(inspect.signature(entry.make).parameters.values())[2:]  # after the game and the seed
+        found += [(entry.name, p.name, spec_type(p.annotation)) for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+    return found
+
+
+PARAMETERS = spec_parameters()
+REQUIRED = {"api": "api:some-model,", "model": "model:bundled,"}
+"""The start of a spec for players that need a positional argument before any key=value."""
+WRONG_TYPE = {int: ["abc", "1.5", "true"], float: ["abc", "false"], bool: ["abc", "3"], str: []}
+ODD_VALUE = {int: ["0", "-1"], float: ["0", "-1", "5"], bool: ["false"], str: ["zzz"]}
+
+
+def spec_for(player: str, param: str, value: str) -> str:
+    return f"{REQUIRED.get(player, player + ':')}{param}={value}"
+
+
+def test_every_player_parameter_declares_a_type_a_spec_can_carry():
+    assert {player for player, _, _ in PARAMETERS} >= {"mcts", "minimax", "cfr", "model", "api"}
+    assert all(kind in SPEC_TYPES for _, _, kind in PARAMETERS), [p for p in PARAMETERS if p[2] not in SPEC_TYPES]
+
+
+@pytest.mark.parametrize(("player", "param", "kind"), PARAMETERS, ids=[f"{p}.{n}" for p, n, _ in PARAMETERS])
+def test_every_player_parameter_of_the_wrong_type_is_one_clear_error(player, param, kind):
+    kuhn = make_game("kuhn_poker")
+    for value in WRONG_TYPE[kind]:
+        with pytest.raises(UserError, match=f"{param} must be {SPEC_TYPES[kind]}") as err:
+            make_player(spec_for(player, param, value), kuhn)
+        assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("player", "param", "kind"), PARAMETERS, ids=[f"{p}.{n}" for p, n, _ in PARAMETERS])
+def test_every_player_parameter_at_an_odd_value_is_refused_in_one_line_or_plays(player, param, kind):
+    """Zero, negative, out of range or nonsense text: a one-line UserError, or a player that plays whole games."""
+    kuhn = make_game("kuhn_poker")
+    for value in ODD_VALUE[kind]:
+        try:
+            bot = make_player(spec_for(player, param, value), kuhn, seed=1)
+        except UserError as err:
+            assert "\n" not in str(err)
+            continue
+        if player != "api":  # an API player would need a server to play
+            play_games(kuhn, [bot, make_player("random", kuhn, 2)], 2, seed=0)
 
 
 def test_uniform_policy_view_sums_to_one(ttt):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sparring.advantages import RoleBaselines, estimate
 from sparring.rollout import GameRecord, Turn
-from sparring.samples import turn_samples
+from sparring.samples import role_returns, turn_samples
 
 
 def model_turn(seat: int, invalid: str | None = None) -> Turn:
@@ -47,3 +48,26 @@ def test_invalid_move_charges_the_whole_game_by_default_and_the_turn_when_asked(
 def test_turn_credit_leaves_games_without_invalid_moves_alone():
     rec = record([1.0, -1.0], [0, 1, 0])
     assert [s.reward for s in turn_samples([rec], lambda i, r: [0, 1], invalid_credit="turn")] == pytest.approx([1.0, 1.0, -1.0])
+
+
+def test_a_seat_that_never_moved_has_no_samples_but_its_return_reaches_the_baseline():
+    # Seat 0 forfeits its first move: seat 1 scores +0.5 without a decision. A second game is a plain seat-0 win.
+    forfeit = record([-1.5, 0.5], [0], invalid_seat=0)
+    win = record([1.0, -1.0], [0, 1, 0])
+    seats = lambda i, r: [0, 1]  # noqa: E731
+    samples = turn_samples([forfeit, win], seats)
+    assert [(s.game_id, s.seat) for s in samples] == [(0, 0), (1, 0), (1, 0), (1, 1)]  # no sample is invented
+    returns = role_returns([forfeit, win], seats)
+    assert returns == {("tic_tac_toe", 0): [-1.5, 1.0], ("tic_tac_toe", 1): [0.5, -1.0]}
+    baselines = RoleBaselines(rate=0.5)
+    estimate("rae", samples, baselines, returns)
+    # Every seat of both games counts: b1 = 0.5*0 + 0.5*mean(0.5, -1) = -0.125 (seat 1's samples alone: 0.5*-1 = -0.5).
+    assert baselines.get("tic_tac_toe", 1) == pytest.approx(-0.125)
+    assert baselines.get("tic_tac_toe", 0) == pytest.approx(0.5 * (-1.5 + 1.0) / 2)
+
+
+def test_role_returns_follow_the_invalid_credit_rule_and_only_learning_seats():
+    forfeit = record([-1.5, 0.5], [0], invalid_seat=0)
+    assert role_returns([forfeit], lambda i, r: [0, 1], "turn") == {("tic_tac_toe", 0): [-1.5], ("tic_tac_toe", 1): [0.0]}
+    # Against a fixed player only the learner's seat is a role the learner has a baseline for.
+    assert role_returns([forfeit], lambda i, r: [1]) == {("tic_tac_toe", 1): [0.5]}

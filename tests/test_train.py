@@ -18,7 +18,9 @@ from tiny_runs import TINY_RUN
 from sparring.checkpoint import RunDir, verify_checkpoint
 from sparring.config import load_config
 from sparring.errors import UserError
-from sparring.train import train
+from sparring.evaluate.checkpoints import prompt_and_sampling
+from sparring.report.curves import chart_specs
+from sparring.train import build, evaluate, train, train_step
 
 FAST = [*TINY_RUN, "checkpoint.every=1", "logging.replay_every=1"]
 
@@ -46,6 +48,10 @@ def test_a_few_steps_change_the_weights_and_write_the_run_dir(tmp_path):
     assert [m["step"] for m in metrics] == [0, 1, 2]
     assert "eval/tic_tac_toe/minimax/non_loss" in metrics[0] and "eval/tic_tac_toe/random/win" in metrics[-1]
     assert metrics[1]["learner/samples"] > 0 and "train/tic_tac_toe/return/seat0" in metrics[1]
+    # Entropy is always measured; with no KL term there is no KL, and the report draws only what was measured.
+    assert metrics[1]["learner/entropy"] > 0 and "learner/kl" not in metrics[1]
+    charts = {c["id"] for c in chart_specs(metrics)}
+    assert "entropy" in charts and "kl" not in charts
     verify_checkpoint(run.checkpoints_dir / "step-2")
     from sparring.engines import BUNDLED
 
@@ -85,6 +91,30 @@ def test_multi_game_fixed_opponent_and_pool(tmp_path):
     assert [e.step for e in t.league.pool] == [2, 3]
     assert sum(e.games for e in t.league.pool) > 0  # the learner played snapshots
     assert not (tmp_path / "pool" / "pool" / "step-1").exists()
+
+
+def test_a_seat_that_never_moved_still_updates_its_role_baseline(tmp_path):
+    # One new token cannot hold a boxed move: seat 0 forfeits every game on its first move and seat 1 never plays.
+    config = load_config("spiral-tictactoe", [*TINY_RUN, "sampling.max_new_tokens=1"])
+    t = build(config, RunDir(tmp_path / "run"))
+    metrics, _, records, samples = train_step(t)
+    assert all(r.invalid_seat == 0 and len(r.turns) == 1 for r in records) and {s.seat for s in samples} == {0}
+    # SPIRAL updates every role from every finished game: b1 = 0.95*0 + 0.05*(+0.5), with no sample invented.
+    assert t.baselines.get("tic_tac_toe", 1) == pytest.approx(0.05 * 0.5)
+    assert metrics["baseline/tic_tac_toe/1"] == pytest.approx(0.025) and metrics["learner/samples"] == len(samples)
+
+
+def test_eval_top_p_reaches_the_evaluation_games(tmp_path):
+    # A nucleus of ~0 keeps only the likeliest token: evaluation then plays exactly the greedy games.
+    def evaluation(*overrides: str) -> dict[str, float]:
+        config = load_config("spiral-tictactoe", [*TINY_RUN, "eval.games=6", "sampling.max_new_tokens=16", *overrides])
+        return evaluate(build(config, RunDir(tmp_path / "run")))
+
+    nucleus, greedy, sampled = evaluation("eval.top_p=1e-6"), evaluation("eval.temperature=0"), evaluation()
+    assert nucleus == greedy != sampled
+    config = load_config("spiral-qwen3-4b", [])
+    assert (config.eval.temperature, config.eval.top_p, config.sampling.top_p) == (0.6, 0.95, 1.0)  # SPIRAL's evaluation
+    assert prompt_and_sampling(config, None)[1].top_p == 0.95  # `sparring eval RUN` samples as training evaluated
 
 
 def test_bad_run_dir_and_resume_without_checkpoint_are_user_errors(tmp_path):

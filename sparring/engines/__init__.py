@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,11 +54,18 @@ def load_hf_engine(path: str | Path, device: str = "cpu", **kwargs) -> Engine:
     from sparring.engines.hf import HFEngine
 
     resolved = resolve_model_path(path)
-    try:
+    with loading_model(resolved):
         return HFEngine(resolved, device=device, **kwargs)
+
+
+@contextmanager
+def loading_model(path: Path) -> Iterator[None]:
+    """Turn what transformers raises for a broken model directory (bad JSON, missing weights) into one line."""
+    try:
+        yield
     except (OSError, ValueError, RuntimeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"cannot load model from {resolved}: {first}") from None
+        raise UserError(f"cannot load model from {path}: {first}") from None
 
 
 __all__ = [
@@ -67,6 +76,7 @@ __all__ = [
     "SamplingParams",
     "load_hf_engine",
     "load_tokenizer",
+    "loading_model",
     "make_engine",
     "resolve_model_path",
 ]

@@ -31,7 +31,7 @@ from sparring.config import TrainConfig, load_run_config
 from sparring.engines import load_hf_engine, resolve_model_path
 from sparring.engines.base import Engine, SamplingParams
 from sparring.errors import UserError
-from sparring.evaluate.suite import default_opponents, evaluate_game
+from sparring.evaluate.suite import default_opponents, eval_sampling, evaluate_game
 from sparring.games import make_game
 from sparring.players.lm import LMPlayer
 from sparring.prompts import PromptConfig
@@ -152,13 +152,7 @@ def prompt_and_sampling(config: TrainConfig | None, temperature: float | None) -
     """The run's prompt and answer length (so the model is asked exactly as in training), at eval temperature."""
     if config is None:
         return PromptConfig(), SamplingParams(temperature=1.0 if temperature is None else temperature)
-    prompt = config.prompt.prompt_config()
-    sampling = SamplingParams(
-        temperature=config.eval.temperature if temperature is None else temperature,
-        top_p=config.sampling.top_p,
-        max_new_tokens=config.sampling.max_new_tokens,
-    )
-    return prompt, sampling
+    return config.prompt.prompt_config(), eval_sampling(config, temperature)
 
 
 def load_engine(target: Target, device: str | None) -> Engine:

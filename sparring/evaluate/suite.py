@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparring.config import TrainConfig
+from sparring.engines.base import SamplingParams
 from sparring.errors import UserError
 from sparring.evaluate.arena import summarize
 from sparring.evaluate.exploitability import exploitability, require_exact_game
@@ -30,6 +32,16 @@ EVAL_SEED = 10_000_019
 
 def default_opponents(game_spec: str) -> list[str]:
     return DEFAULT_OPPONENTS.get(parse_spec(game_spec).name, ["random"])
+
+
+def eval_sampling(config: TrainConfig, temperature: float | None = None) -> SamplingParams:
+    """How a run's policy samples in evaluation: ``eval.temperature`` (or ``temperature``), ``eval.top_p``,
+    and the training answer length. Training's evaluation and ``sparring eval`` both ask here."""
+    return SamplingParams(
+        temperature=config.eval.temperature if temperature is None else temperature,
+        top_p=config.eval.top_p,
+        max_new_tokens=config.sampling.max_new_tokens,
+    )
 
 
 @dataclass

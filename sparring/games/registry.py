@@ -8,7 +8,7 @@ from typing import Any
 
 from sparring.errors import UserError, did_you_mean
 from sparring.games.base import Game
-from sparring.specs import Spec, parse_spec
+from sparring.specs import Spec, bind_spec, parse_spec
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,9 @@ def make_game(spec: str | Spec) -> Game:
         raise UserError(f"game {entry.name!r} is not available: {missing}")
     if spec.args:
         raise UserError(f"game {spec} takes key=value parameters only, got {spec.args}")
+    bound = bind_spec(entry.make, spec, what="game")  # each value checked against its declared type
     try:
-        return entry.make(**spec.kwargs)
+        return entry.make(*bound.args, **bound.kwargs)
     except TypeError as err:
         raise UserError(f"bad parameters for game {entry.name!r}: {err}") from None
     except ValueError as err:

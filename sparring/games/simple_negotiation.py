@@ -14,11 +14,15 @@ Rules, exactly as played here (SPIRAL ``SimpleNegotiation-v1``, see
     The proposer must hold what they offer. A new offer replaces (denies) any
     offer that was open to its proposer.
   - ``[Accept]`` / ``[Deny]``: answer the offer open to you. An accepted trade
-    executes at once (both sides must hold their part).
+    executes at once (both sides must hold their part). A turn may accept and
+    make a new offer; the new offer is checked against what its proposer holds
+    AFTER the accepted trade, so no sequence of moves can pay out more than a
+    player holds.
   - Anything else is talk and changes nothing.
 - Refused moves (raise InvalidAction): a malformed ``[Offer...]``, an offer
-  the proposer cannot pay, ``[Accept]``/``[Deny]`` with no offer open to you,
-  accepting an offer whose price you cannot pay.
+  the proposer cannot pay (after the trade it accepts, if any),
+  ``[Accept]``/``[Deny]`` with no offer open to you, accepting an offer whose
+  price you cannot pay.
 - After turn 10, the player whose inventory value (by their own values) rose
   more gets +1, the other -1; equal changes are a draw (0, 0). A 1-for-1 swap
   of Wood for Gold is therefore a draw; trading Wood to player 1 for Gold
@@ -65,6 +69,11 @@ def bundle_text(bundle: Bundle) -> str:
     return ", ".join(f"{q} {r}" for r, q in bundle.items())
 
 
+def can_pay(holding: Bundle, bundle: Bundle) -> bool:
+    """True if ``holding`` has at least ``bundle`` of every resource."""
+    return all(holding.get(r, 0) >= q for r, q in bundle.items())
+
+
 @dataclass
 class Offer:
     proposer: int
@@ -73,6 +82,18 @@ class Offer:
 
     def text(self) -> str:
         return f"[Offer: {bundle_text(self.give)} -> {bundle_text(self.get)}]"
+
+
+def traded(inventory: list[Bundle], offer: Offer, acceptor: int) -> list[Bundle]:
+    """The inventories after ``acceptor`` accepts ``offer`` (new dicts; the input is not changed)."""
+    after = [dict(b) for b in inventory]
+    for r, q in offer.give.items():
+        after[offer.proposer][r] -= q
+        after[acceptor][r] += q
+    for r, q in offer.get.items():
+        after[acceptor][r] -= q
+        after[offer.proposer][r] += q
+    return after
 
 
 class SimpleNegotiation:
@@ -131,9 +152,6 @@ class NegotiationState:
     def legal_actions(self, player: int | None = None) -> None:
         return None
 
-    def _can_pay(self, player: int, bundle: Bundle) -> bool:
-        return all(self.inventory[player].get(r, 0) >= q for r, q in bundle.items())
-
     def apply(self, action: str) -> None:
         if self.is_terminal():
             raise InvalidAction("the game is over")
@@ -146,20 +164,26 @@ class NegotiationState:
             raise InvalidAction("there is no offer open to you to accept or deny")
         if accept and deny:
             raise InvalidAction("answer with [Accept] or [Deny], not both")
-        if accept and not self._can_pay(me, self.offer.get):
-            raise InvalidAction(f"you cannot pay {bundle_text(self.offer.get)} to accept this offer")
+        # What each side holds once this turn's accept (if any) has executed: a new offer is paid from that.
+        holdings = self.inventory
+        if accept:
+            if not can_pay(holdings[me], self.offer.get):
+                raise InvalidAction(f"you cannot pay {bundle_text(self.offer.get)} to accept this offer")
+            if not can_pay(holdings[self.offer.proposer], self.offer.give):
+                raise InvalidAction(f"player {self.offer.proposer} no longer holds {bundle_text(self.offer.give)}")
+            holdings = traded(holdings, self.offer, me)
         if offer_match:
             give, _, get = offer_match.group(1).partition("->")
             give_b, get_b = parse_bundle(give), parse_bundle(get)
             if give_b is None or get_b is None:
                 raise InvalidAction("malformed offer; write it like [Offer: 3 Wood -> 2 Gold]")
-            if not self._can_pay(me, give_b):
-                raise InvalidAction(f"you cannot offer {bundle_text(give_b)}: you hold {bundle_text(self.inventory[me])}")
+            if not can_pay(holdings[me], give_b):
+                raise InvalidAction(f"you cannot offer {bundle_text(give_b)}: you hold {bundle_text(holdings[me])}")
             new_offer = Offer(me, give_b, get_b)
         # Everything is checked; now change the state.
         self.log.append(f"[Player {me}] {action.strip()}")
         if accept:
-            self._trade(self.offer, me)
+            self.inventory = holdings
             self.log.append(f"[GAME] Player {me} accepted: the trade {self.offer.text()} is done.")
             self.offer = None
         elif open_to_me and (deny or new_offer):
@@ -170,19 +194,11 @@ class NegotiationState:
             self.log.append(f"[GAME] Player {me} offers {new_offer.text()} to player {1 - me}.")
         self.turn += 1
 
-    def _trade(self, offer: Offer, acceptor: int) -> None:
-        for r, q in offer.give.items():
-            self.inventory[offer.proposer][r] -= q
-            self.inventory[acceptor][r] += q
-        for r, q in offer.get.items():
-            self.inventory[acceptor][r] -= q
-            self.inventory[offer.proposer][r] += q
-
     def example_actions(self) -> list[str]:
         me = self.current_player
         moves = []
         if self.offer is not None and self.offer.proposer != me:
-            if self._can_pay(me, self.offer.get):
+            if can_pay(self.inventory[me], self.offer.get):
                 moves.append("[Accept]")
             moves.append("[Deny]")
         for give, get in (("Wood", "Gold"), ("Gold", "Wood")):

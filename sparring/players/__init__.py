@@ -61,12 +61,21 @@ register_player(PlayerEntry("mcts", "OpenSpiel UCT search with random rollouts",
 register_player(PlayerEntry("cfr", "average policy of CFR+ (or variant=cfr) for poker games", _cfr, "cfr:iters=500"))
 register_player(PlayerEntry("prior", "the game's weak prior, what the base model was pretrained on", _prior))
 register_player(PlayerEntry("human", "you, at the terminal", _human))
+
+
+def _check_model(game, *args, **kwargs) -> None:
+    from sparring.players.lm import check_model_player
+
+    check_model_player(game, *args, **kwargs)
+
+
 register_player(
     PlayerEntry(
         "model",
         "a language model directory (or the bundled one), batched across games",
         _model,
         "model:bundled[,temperature=1.0]",
+        check=_check_model,
     )
 )
 register_player(

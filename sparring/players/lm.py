@@ -107,6 +107,36 @@ def softmax_dict(logps: dict[str, float]) -> dict[str, float]:
     return {m: w / total for m, w in weights.items()}
 
 
+def check_model_player(
+    game: Game,
+    seed: int = 0,
+    path: str = "bundled",
+    device: str = "cpu",
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 64,
+    answer_format: str = "boxed",
+    style: str = "sparring",
+    **_: Any,
+) -> None:
+    """Everything ``make_model_player`` checks before it loads the model (a run's preflight calls it alone)."""
+    from sparring.engines import resolve_model_path
+    from sparring.errors import UserError
+
+    if answer_format not in ("boxed", "brackets", "answer_tag"):
+        raise UserError(f"answer_format must be boxed, brackets or answer_tag, not {answer_format!r}")
+    if style not in PROMPT_STYLES:
+        raise UserError(f"style must be one of {', '.join(PROMPT_STYLES)}, not {style!r}")
+    if style == "spiral" and answer_format != "boxed":
+        raise UserError(f"style=spiral answers in \\boxed{{}}; drop answer_format={answer_format}")
+    if temperature < 0 or not 0 < top_p <= 1 or max_new_tokens < 1:
+        raise UserError(
+            f"model player: need temperature >= 0, 0 < top_p <= 1 and max_new_tokens >= 1, "
+            f"not {temperature}, {top_p} and {max_new_tokens}"
+        )
+    resolve_model_path(path)
+
+
 def make_model_player(
     game: Game,
     seed: int = 0,
@@ -121,14 +151,8 @@ def make_model_player(
 ) -> LMPlayer:
     """Factory for the ``model:PATH[,temperature=..,max_new_tokens=..,device=..,style=spiral]`` spec."""
     from sparring.engines import load_hf_engine
-    from sparring.errors import UserError
 
-    if answer_format not in ("boxed", "brackets", "answer_tag"):
-        raise UserError(f"answer_format must be boxed, brackets or answer_tag, not {answer_format!r}")
-    if style not in PROMPT_STYLES:
-        raise UserError(f"style must be one of {', '.join(PROMPT_STYLES)}, not {style!r}")
-    if style == "spiral" and answer_format != "boxed":
-        raise UserError(f"style=spiral answers in \\boxed{{}}; drop answer_format={answer_format}")
+    check_model_player(game, seed, path, device, temperature, top_p, max_new_tokens, answer_format, style)
     engine = load_hf_engine(path, device=device)
     engine.rng.manual_seed(seed)
     sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)

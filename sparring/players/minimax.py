@@ -20,6 +20,8 @@ DECAY = 0.99  # a win now beats a win later
 
 class MinimaxPlayer:
     def __init__(self, seed: int = 0, depth: int = 12, name: str = "minimax"):
+        if depth < 1:
+            raise UserError(f"minimax: depth must be at least 1, not {depth}")
         self.name = name
         self.depth = depth
         self.rng = random.Random(seed)

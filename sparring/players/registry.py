@@ -1,12 +1,12 @@
 """Player specs: the strings users type (``random``, ``mcts:sims=200``, ...).
 
 Each kind of player is one factory plus one ``register_player`` line; the
-factory receives the game, a seed, and the spec's arguments.
+factory receives the game, a seed, and the spec's arguments, each checked
+against the type the factory declares for it (``sims: int = 200``).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 from sparring.errors import UserError, did_you_mean
 from sparring.games.base import Game
 from sparring.players.base import Player
-from sparring.specs import Spec, parse_spec
+from sparring.specs import Spec, bind_spec, parse_spec
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class PlayerEntry:
     make: Callable[..., Player]
     """Called as ``make(game, seed, *args, **kwargs)``."""
     example: str = ""
+    check: Callable[..., None] | None = None
+    """For players too heavy to build just to validate (a model): called like ``make``, it checks the
+    arguments without building (e.g. that the model directory exists). Others are built to be checked."""
 
 
 _PLAYERS: dict[str, PlayerEntry] = {}
@@ -40,20 +43,32 @@ def player_entries() -> list[PlayerEntry]:
     return [_PLAYERS[k] for k in sorted(_PLAYERS)]
 
 
-def make_player(spec: str | Spec, game: Game, seed: int = 0) -> Player:
-    """Build the player a spec names, for ``game``; errors are one clear line."""
+def _entry(spec: str | Spec) -> tuple[Spec, PlayerEntry]:
     spec = parse_spec(spec, what="player spec") if isinstance(spec, str) else spec
     entries = {e.name: e for e in player_entries()}
     if spec.name not in entries:
         valid = ", ".join(e.example or e.name for e in entries.values())
         raise UserError(f"unknown player {spec.name!r}{did_you_mean(spec.name, list(entries))}; players: {valid}")
-    make = entries[spec.name].make
-    try:
-        inspect.signature(make).bind(game, seed, *spec.args, **spec.kwargs)
-    except TypeError as err:
-        params = [p for p in inspect.signature(make).parameters if p not in ("game", "seed")]
-        raise UserError(f"bad player spec {str(spec)!r}: {err}; parameters: {', '.join(params) or 'none'}") from None
-    player = make(game, seed, *spec.args, **spec.kwargs)
+    return spec, entries[spec.name]
+
+
+def check_player(spec: str | Spec, game: Game) -> None:
+    """Raise the one-line error ``make_player(spec, game)`` would, without building a heavy player.
+
+    Lets a run refuse a bad opponent before it creates anything on disk: the
+    spec's name and parameter types are checked, then the player is built and
+    dropped -- or, for players with an entry ``check`` (a model), only that runs.
+    """
+    spec, entry = _entry(spec)
+    bound = bind_spec(entry.make, spec, game, 0, what="player spec")
+    (entry.check or entry.make)(*bound.args, **bound.kwargs)
+
+
+def make_player(spec: str | Spec, game: Game, seed: int = 0) -> Player:
+    """Build the player a spec names, for ``game``; errors are one clear line."""
+    spec, entry = _entry(spec)
+    bound = bind_spec(entry.make, spec, game, seed, what="player spec")
+    player = entry.make(*bound.args, **bound.kwargs)
     if not getattr(player, "name", None) or player.name == spec.name:
         player.name = str(spec)
     return player

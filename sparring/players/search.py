@@ -31,8 +31,10 @@ class MCTSPlayer:
 
     def __init__(self, game: Any, seed: int = 0, sims: int = 200, rollouts: int = 1, uct_c: float = 2.0, name: str = "mcts"):
         game = require_openspiel(game, "mcts")
-        if sims < 1:
-            raise UserError("mcts: sims must be at least 1")
+        if sims < 1 or rollouts < 1:
+            raise UserError(f"mcts: sims and rollouts must be at least 1, not {sims} and {rollouts}")
+        if uct_c < 0:
+            raise UserError(f"mcts: uct_c must be >= 0, not {uct_c}")
         self.name = name
         rng = np.random.RandomState(seed)
         evaluator = mcts.RandomRolloutEvaluator(n_rollouts=rollouts, random_state=rng)
