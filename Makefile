@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint bench clean browser
+.PHONY: install demo test test-bf16 test-fp32 test-slow lint bench clean browser
 
 install: $(STAMP)
 
@@ -26,8 +26,16 @@ DEMO_MINUTES ?= 5
 demo: install
 	$(PY) -m sparring train spiral-tictactoe name=demo max_minutes=$(DEMO_MINUTES)
 
+# The suite runs in the precision `auto` picks here (bf16 autocast on a CPU with
+# native bf16, fp32 without); test-bf16 and test-fp32 force the other kind of
+# machine's choice through SPARRING_PRECISION (README, "Development").
+SUITE := SPARRING_REQUIRE_BROWSER=1 $(PY) -m pytest -q
+
 test: install browser
-	SPARRING_REQUIRE_BROWSER=1 $(PY) -m pytest -q
+	$(SUITE)
+
+test-bf16 test-fp32: install browser
+	SPARRING_PRECISION=$(@:test-%=%) $(SUITE)
 
 # The report tests drive a real headless chromium: Debian's package, never a
 # playwright download. Does nothing when it is there (CI runs as root on Debian).

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sparring.device import forced_precision
 from sparring.errors import UserError
 
 app = typer.Typer(
@@ -390,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     # ours at every checkpoint; they read this once, at import. Set it to 0 to see them.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
+        forced_precision()  # a bad SPARRING_PRECISION stops every command before it does anything
         app(args=argv, standalone_mode=True)
     except UserError as err:
         from rich.markup import escape

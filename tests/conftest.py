@@ -6,6 +6,31 @@ import pytest
 
 from sparring.games import game_entries
 
+
+def pytest_configure(config) -> None:
+    """A bad SPARRING_PRECISION stops the session with its one-line error, not 400 failures."""
+    from sparring.device import forced_precision
+    from sparring.errors import UserError
+
+    try:
+        forced_precision()
+    except UserError as err:
+        pytest.exit(str(err), returncode=2)
+
+
+def pytest_report_header(config) -> str:
+    """Which precision unpinned tests run in (see tests/precision.py)."""
+    import os
+
+    from precision import in_use
+
+    from sparring.device import PRECISION_ENV
+
+    forced = os.environ.get(PRECISION_ENV)
+    why = f"{PRECISION_ENV}={forced}" if forced else "auto, from this CPU"
+    return f"sparring precision of unpinned tests: {'fp32' if in_use() is None else 'bf16 autocast'} ({why})"
+
+
 AVAILABLE = [e.name for e in game_entries() if e.unavailable is None]
 # Variants with parameters that change the rules are swept too.
 VARIANTS = ["kuhn_poker:hands=3", "simple_negotiation:max_turns=4"]
@@ -45,11 +70,3 @@ def tiny_model(bundled_tokenizer):
         pad_token_id=bundled_tokenizer.pad_token_id,
     )
     return LlamaForCausalLM(config)
-
-
-@pytest.fixture(scope="session")
-def bundled_engine():
-    from sparring.engines import BUNDLED
-    from sparring.engines.hf import HFEngine
-
-    return HFEngine(BUNDLED)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from precision import FP32, FP32_RUN
 from tiny_runs import TINY_RUN
 
 from sparring.config import LearnerSection, load_config
@@ -56,7 +57,7 @@ def make_samples(model, tokenizer, n: int = 7) -> list[TurnSample]:
     """Two games' samples, interleaved, of varied lengths; some log-probs shifted so the PPO clip bites."""
     from sparring.engines.hf import HFEngine
 
-    engine = HFEngine(model, tokenizer)
+    engine = HFEngine(model, tokenizer, autocast=FP32)
     gen = torch.Generator().manual_seed(0)
     rules = {g: f"<|im_start|>system\nRules of game {g}.<|im_end|>\n" for g in "ab"}
     prefixes = {g: tokenizer.encode(text, add_special_tokens=False) for g, text in rules.items()}
@@ -75,7 +76,7 @@ def learner_for(path: Path, scenario: dict, parallel: DataParallel | None = None
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    return Learner(model, 0, LearnerSection(**scenario), max_new_tokens=8, parallel=parallel)
+    return Learner(model, 0, LearnerSection(**scenario), max_new_tokens=8, precision=None, parallel=parallel)  # fp32
 
 
 # ----------------------------------------------------------------------------- unit checks, one process
@@ -155,7 +156,8 @@ def worker(out: Path) -> None:
     parallel.close()
 
 
-FAST = TINY_RUN
+# fp32: the tolerances below are fp32 reordering; under bf16 one process and two drift apart by bf16 rounding.
+FAST = [*TINY_RUN, FP32_RUN]
 
 
 def test_two_process_training_run_equals_one_process_run(tmp_path):

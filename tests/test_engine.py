@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from precision import FP32
 
 from sparring.engines.base import SamplingParams
 from sparring.engines.hf import HFEngine
@@ -13,7 +14,8 @@ from sparring.prompts import encode_chat, render_messages
 
 @pytest.fixture
 def engine(tiny_model, bundled_tokenizer):
-    return HFEngine(tiny_model, bundled_tokenizer)
+    """fp32: these tests hold batched against single and sampled against scored to 1e-4."""
+    return HFEngine(tiny_model, bundled_tokenizer, autocast=FP32)
 
 
 def prompts(tokenizer, n=6):

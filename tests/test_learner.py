@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from precision import FP32, in_use
 
 from sparring.config import LearnerSection
 from sparring.engines.hf import HFEngine
@@ -16,7 +17,8 @@ from sparring.samples import TurnSample
 
 
 def make_samples(model, tokenizer, n=6, advantages=None):
-    engine = HFEngine(model, tokenizer)
+    """Samples whose old log-probs are the fp32 model's: a fp32 learner starts at a PPO ratio of exactly 1."""
+    engine = HFEngine(model, tokenizer, autocast=FP32)
     torch.manual_seed(0)
     prefix = tokenizer.encode("<|im_start|>system\nRules of a game.<|im_end|>\n", add_special_tokens=False)
     samples = []
@@ -32,7 +34,8 @@ def make_samples(model, tokenizer, n=6, advantages=None):
 
 
 def grads_after_one_backward(model, tokenizer, samples, **cfg):
-    learner = Learner(model, tokenizer.pad_token_id, LearnerSection(**cfg), max_new_tokens=8)
+    # fp32 (precision=None): accumulation must equal the full batch up to float reordering, on every CPU.
+    learner = Learner(model, tokenizer.pad_token_id, LearnerSection(**cfg), max_new_tokens=8, precision=None)
     num_tokens = sum(len(s.response_ids) for s in samples)
     model.zero_grad()
     for batch in learner.micro_batches(samples):
@@ -53,12 +56,15 @@ def test_accumulated_micro_batches_equal_one_full_batch(tiny_model, bundled_toke
 
 def test_step_raises_logprob_of_rewarded_answers_and_lowers_punished_ones(tiny_model, bundled_tokenizer):
     samples = make_samples(tiny_model, bundled_tokenizer, n=4, advantages=[1.0, -1.0, 1.0, -1.0])
-    learner = Learner(tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(lr=1e-2), max_new_tokens=8)
+    # The step in the precision in use; before and after measured alike, in fp32.
+    learner = Learner(tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(lr=1e-2), max_new_tokens=8, precision=in_use())
     before = [sum(s.response_logprobs) for s in samples]
     metrics = learner.step(samples)
     after = [
         sum(x)
-        for x in HFEngine(tiny_model, bundled_tokenizer).score([s.prompt_ids for s in samples], [s.response_ids for s in samples])
+        for x in HFEngine(tiny_model, bundled_tokenizer, autocast=FP32).score(
+            [s.prompt_ids for s in samples], [s.response_ids for s in samples]
+        )
     ]
     assert metrics["learner/skipped"] == 0 and metrics["learner/grad_norm"] > 0
     for s, b, a in zip(samples, before, after, strict=True):
@@ -85,7 +91,9 @@ def test_non_finite_loss_skips_the_step_and_keeps_weights(tiny_model, bundled_to
 
 def test_kl_to_reference_is_zero_at_start_and_grows(tiny_model, bundled_tokenizer):
     samples = make_samples(tiny_model, bundled_tokenizer, n=4)
-    learner = Learner(tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(lr=5e-2, kl_coef=0.1), max_new_tokens=8)
+    learner = Learner(
+        tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(lr=5e-2, kl_coef=0.1), max_new_tokens=8, precision=in_use()
+    )
     first = learner.step(samples)
     second = learner.step(samples)
     assert first["learner/kl"] == pytest.approx(0.0, abs=1e-6)
@@ -96,9 +104,10 @@ def test_kl_to_reference_is_zero_at_start_and_grows(tiny_model, bundled_tokenize
 
 def test_entropy_bonus_is_reported(tiny_model, bundled_tokenizer):
     samples = make_samples(tiny_model, bundled_tokenizer, n=2)
-    metrics = Learner(tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(entropy_coef=0.01), max_new_tokens=8).step(
-        samples
+    learner = Learner(
+        tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(entropy_coef=0.01), max_new_tokens=8, precision=in_use()
     )
+    metrics = learner.step(samples)
     assert metrics["learner/entropy"] > 1.0  # a random init over ~1000 tokens is near-uniform
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from precision import FP32, FP32_RUN
 from safetensors.torch import load_file
 from tiny_runs import TINY_RUN
 
@@ -154,12 +155,12 @@ def test_checkpoint_holds_the_adapter_and_the_merged_model_scores_like_the_adapt
     assert max_gap(adapted, logprobs(load_bundled(), prompts, responses)) > 1e-6
 
     # An engine with its own copy of the base (vLLM's situation) gets the merged weights.
-    engine = HFEngine(BUNDLED, device="cpu", autocast="float32")
+    engine = HFEngine(BUNDLED, device="cpu", autocast=FP32)
     engine.load_weights(engine_weights(t.model))
     assert_rows_close(logprobs(engine.model, prompts, responses), adapted, atol=1e-4)
     # A league pool snapshot of a LoRA policy is a plain model directory too.
     save_model_dir(t.model, t.tokenizer, tmp_path / "snapshot")
-    snapshot = HFEngine(tmp_path / "snapshot", device="cpu", autocast="float32")
+    snapshot = HFEngine(tmp_path / "snapshot", device="cpu", autocast=FP32)
     assert_rows_close(logprobs(snapshot.model, prompts, responses), adapted, atol=1e-4)
 
     capsys.readouterr()
@@ -190,7 +191,7 @@ def adapter_at(run: Path, step: int) -> dict[str, torch.Tensor]:
 
 def test_resume_from_a_lora_checkpoint_continues_exactly(tmp_path):
     # The magnet (reference.update_every) moves at step 2, so the resumed run also needs the saved adapter snapshot.
-    config = load_config("spiral-kuhn", [*LORA, "reference.update_every=2", "max_steps=3"])
+    config = load_config("spiral-kuhn", [*LORA, FP32_RUN, "reference.update_every=2", "max_steps=3"])  # bit-exact
     train(config, tmp_path / "whole", console=quiet())
     train(config, tmp_path / "resumed", console=quiet(), max_steps=2)
     t = train(config, tmp_path / "resumed", resume=True, console=quiet(), max_steps=3)

@@ -71,6 +71,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
+from sparring.device import autocast_dtype
 from sparring.engines.base import EngineStats, Generation, SamplingParams
 from sparring.errors import UserError
 
@@ -495,7 +496,7 @@ def vllm_engine_for(config: TrainConfig, tokenizer: Any, scorer: Any | None = No
     return VLLMEngine(
         resolve_model_path(config.model.path),
         tokenizer,
-        dtype="float32" if config.model.precision == "float32" else "bfloat16",
+        dtype="float32" if autocast_dtype(config.model.device, config.model.precision) is None else "bfloat16",
         seed=config.seed,
         gpu_memory_utilization=section.gpu_memory_utilization,
         tensor_parallel_size=section.tensor_parallel_size,
