@@ -48,6 +48,14 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         "per-observation baseline, AdamW's epsilon at about twice the typical gradient: steps shrink with the "
         "advantage instead of Adam's normalised constant size",
     ),
+    "observation_sgdlike_magnet": (
+        [*OBSERVATION, "learner.adam_eps=1e-4", *MAGNET],
+        "per-observation baseline, AdamW epsilon 1e-4, KL 0.1 to the start, never moved (a fixed magnet)",
+    ),
+    "observation_sgdlike_mmd": (
+        [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.1", "reference.update_every=20"],
+        "per-observation baseline, AdamW epsilon 1e-4, KL 0.1 to a magnet moved every 20 steps",
+    ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,
