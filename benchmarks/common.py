@@ -24,15 +24,16 @@ def launch(
     return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def run_variants(recipe: str, variants: dict[str, list[str]], common: list[str], root: Path, parallel: int) -> None:
-    """Train ``recipe`` once per variant (``common`` overrides, then the variant's), ``parallel`` runs at a
-    time, one CPU thread each, into ``root/<variant>`` with a log beside it; wait for all."""
+def run_variants(variants: dict[str, tuple[str, list[str]]], common: list[str], root: Path, parallel: int) -> None:
+    """Train each variant's (recipe, overrides) -- ``common`` overrides, then the variant's -- ``parallel``
+    runs at a time, one CPU thread each, into ``root/<variant>`` with a log beside it; wait for all."""
     pending = list(variants)
     running: list[tuple[str, subprocess.Popen]] = []
     while pending or running:
         while pending and len(running) < parallel:
             name = pending.pop(0)
-            proc = launch(recipe, root / name, [*common, *variants[name]], threads=1, log=root / f"{name}.log")
+            recipe, overrides = variants[name]
+            proc = launch(recipe, root / name, [*common, *overrides], threads=1, log=root / f"{name}.log")
             running.append((name, proc))
             print(f"started {name}", flush=True)
         time.sleep(5)

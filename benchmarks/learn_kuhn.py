@@ -133,7 +133,7 @@ def main() -> None:
         f"seed={args.seed}",
         *args.set,
     ]
-    run_variants(args.recipe, {n: VARIANTS[n][0] for n in names}, common, root, args.parallel)
+    run_variants({n: (args.recipe, VARIANTS[n][0]) for n in names}, common, root, args.parallel)
     results = {name: curve(root / name, args.game) for name in names if (root / name / "metrics.jsonl").exists()}
     columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("latest", "checkpoint", ".3f")]
     columns.append(("pool_average", "mixture", ".3f"))

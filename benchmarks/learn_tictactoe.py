@@ -76,12 +76,7 @@ def main() -> None:
         f"seed={args.seed}",
         *args.set,
     ]
-    by_recipe: dict[str, dict[str, list[str]]] = {}
-    for name in names:
-        recipe, overrides, _ = VARIANTS[name]
-        by_recipe.setdefault(recipe, {})[name] = overrides
-    for recipe, variants in by_recipe.items():
-        run_variants(recipe, variants, common, root, args.parallel)
+    run_variants({n: (VARIANTS[n][0], VARIANTS[n][1]) for n in names}, common, root, args.parallel)
     curves: dict[str, list[dict]] = {}
     for name in names:
         elapsed = {m["step"]: m.get("time/elapsed", 0.0) for m in read_metrics(root / name)}
