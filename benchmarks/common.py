@@ -24,6 +24,35 @@ def launch(
     return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+def chosen_variants(spec: str, known: dict[str, Any], root: Path) -> list[str]:
+    """The comma-separated variant names of ``spec``, checked against ``known``; none may have a run dir yet.
+    Makes ``root``."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    for name in names:
+        if (root / name).exists():
+            raise SystemExit(f"{root / name} exists; remove it or pass --root")
+    root.mkdir(parents=True, exist_ok=True)
+    return names
+
+
+def budget_overrides(minutes: float, every: int, seed: int) -> list[str]:
+    """A run bounded by wall-clock minutes that keeps every ``every``-th checkpoint and evaluates only
+    afterwards (in-run evaluation would eat the budget): what every learning benchmark's runs share."""
+    return [
+        f"max_minutes={minutes}",
+        "max_steps=100000",
+        f"checkpoint.every={every}",
+        "checkpoint.keep_last=null",
+        "eval.every=0",
+        "eval.games=2",
+        "logging.replay_games=0",
+        f"seed={seed}",
+    ]
+
+
 def run_variants(variants: dict[str, tuple[str, list[str]]], common: list[str], root: Path, parallel: int) -> None:
     """Train each variant's (recipe, overrides) -- ``common`` overrides, then the variant's -- ``parallel``
     runs at a time, one CPU thread each, into ``root/<variant>`` with a log beside it; wait for all."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import line_chart, machine, read_metrics, run_variants, table, write_json
+from common import budget_overrides, chosen_variants, line_chart, machine, read_metrics, run_variants, table, write_json
 
 from sparring.checkpoint import RunDir, list_checkpoints
 from sparring.evaluate.exploitability import average_policy_table, exploitability_of_table, policy_table
@@ -113,26 +113,8 @@ def main() -> None:
     args.recipe = args.recipe or "spiral-kuhn"
     root = Path(args.root or f"benchmarks/runs/learn_{short}")
     out = Path(args.out or f"benchmarks/results/learn_{short}.json")
-    names = [n.strip() for n in args.variants.split(",") if n.strip()]
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
-    for name in names:
-        if (root / name).exists():
-            raise SystemExit(f"{root / name} exists; remove it or pass --root")
-    root.mkdir(parents=True, exist_ok=True)
-    common = [
-        f"games.0.name={args.game}",
-        f"max_minutes={args.minutes}",
-        "max_steps=100000",
-        f"checkpoint.every={args.every}",
-        "checkpoint.keep_last=null",
-        "eval.every=0",
-        "eval.games=2",
-        "logging.replay_games=0",
-        f"seed={args.seed}",
-        *args.set,
-    ]
+    names = chosen_variants(args.variants, VARIANTS, root)
+    common = [f"games.0.name={args.game}", *budget_overrides(args.minutes, args.every, args.seed), *args.set]
     run_variants({n: (args.recipe, VARIANTS[n][0]) for n in names}, common, root, args.parallel)
     results = {name: curve(root / name, args.game) for name in names if (root / name / "metrics.jsonl").exists()}
     columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("latest", "checkpoint", ".3f")]

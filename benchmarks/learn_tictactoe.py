@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import line_chart, machine, read_metrics, run_variants, table, write_json
+from common import budget_overrides, chosen_variants, line_chart, machine, read_metrics, run_variants, table, write_json
 
 from sparring.checkpoint import RunDir, list_checkpoints
 from sparring.evaluate.suite import evaluate_game
@@ -57,25 +57,8 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/learn_tictactoe.json")
     args = parser.parse_args()
     root, out = Path(args.root), Path(args.out)
-    names = [n.strip() for n in args.variants.split(",") if n.strip()]
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
-    for name in names:
-        if (root / name).exists():
-            raise SystemExit(f"{root / name} exists; remove it or pass --root")
-    root.mkdir(parents=True, exist_ok=True)
-    common = [
-        f"max_minutes={args.minutes}",
-        "max_steps=100000",
-        f"checkpoint.every={args.every}",
-        "checkpoint.keep_last=null",
-        "eval.every=0",
-        "eval.games=2",
-        "logging.replay_games=0",
-        f"seed={args.seed}",
-        *args.set,
-    ]
+    names = chosen_variants(args.variants, VARIANTS, root)
+    common = [*budget_overrides(args.minutes, args.every, args.seed), *args.set]
     run_variants({n: (VARIANTS[n][0], VARIANTS[n][1]) for n in names}, common, root, args.parallel)
     curves: dict[str, list[dict]] = {}
     for name in names:

@@ -44,10 +44,10 @@ from typing import Any
 import torch
 
 from sparring.device import autocast, autocast_dtype
+from sparring.engines.paths import BUNDLED
 from sparring.games import make_game
-from sparring.games.priors import uniform
+from sparring.games.priors import moves_for, uniform
 from sparring.games.registry import game_entry
-from sparring.players.random_player import moves_for
 from sparring.prefix import response_log_softmax
 from sparring.prompts import PromptConfig, format_answer, render_messages
 
@@ -58,7 +58,7 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-BUNDLED_DIR = Path(__file__).parent / "assets" / "models" / "sparring-tiny"
+BUNDLED_DIR = BUNDLED  # one definition: sparring.engines.paths
 
 
 def chatml(messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
@@ -104,7 +104,7 @@ class PretrainConfig:
     seed: int = 0
     init: str | None = None
     """Continue from this model directory (its tokenizer and weights) instead of a new tokenizer and random
-    weights. The bundled model was made in two such stages (see ``BUNDLED_RECIPE``)."""
+    weights (``--init``): re-targets an existing base at a new prior without starting over."""
 
 
 @dataclass

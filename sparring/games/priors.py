@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sparring.errors import UserError
 from sparring.games.base import State
 
 Prior = Callable[[State], dict[str, float]]
@@ -29,10 +30,19 @@ def normalized(weights: dict[str, float]) -> dict[str, float]:
     return {m: w / total for m, w in weights.items()}
 
 
-def uniform(state: State) -> dict[str, float]:
-    """Every listed move equally likely: the prior of a game that states none."""
-    from sparring.players.random_player import moves_for
+def moves_for(state: State) -> list[str]:
+    """Legal moves, or well-formed examples on a free-text turn: what a prior (or a random player) picks from."""
+    legal = state.legal_actions()
+    if legal is not None:
+        return legal
+    examples = getattr(state, "example_actions", None)
+    if examples is None:
+        raise UserError("this game has free-text turns and no example_actions; a random player cannot act in it")
+    return examples()
 
+
+def uniform(state: State) -> dict[str, float]:
+    """Every listed move equally likely: the prior of a game that states none (the random player's policy)."""
     moves = moves_for(state)
     return dict.fromkeys(moves, 1.0 / len(moves))
 

@@ -8,19 +8,10 @@ from __future__ import annotations
 
 import random
 
-from sparring.errors import UserError
 from sparring.games.base import State
+from sparring.games.priors import moves_for, uniform
 
-
-def moves_for(state: State) -> list[str]:
-    """Legal moves, or well-formed examples on a free-text turn."""
-    legal = state.legal_actions()
-    if legal is not None:
-        return legal
-    examples = getattr(state, "example_actions", None)
-    if examples is None:
-        raise UserError("this game has free-text turns and no example_actions; a random player cannot act in it")
-    return examples()
+__all__ = ["RandomPlayer", "moves_for"]
 
 
 class RandomPlayer:
@@ -32,5 +23,4 @@ class RandomPlayer:
         return self.rng.choice(moves_for(state))
 
     def action_probabilities(self, state: State, seat: int) -> dict[str, float]:
-        moves = moves_for(state)
-        return dict.fromkeys(moves, 1.0 / len(moves))
+        return uniform(state)
