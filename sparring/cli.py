@@ -185,16 +185,36 @@ def pretrain(
     init: Annotated[
         str | None, typer.Option(help="Continue from this model directory (its tokenizer and weights) instead of from scratch.")
     ] = None,
+    distill: Annotated[
+        str | None,
+        typer.Option(
+            help="Full-batch steps on every information state afterwards, e.g. kuhn_poker=600,leduc_poker=300 "
+            "(default: the bundled model's; 'none' for no such phase)."
+        ),
+    ] = None,
+    minutes: Annotated[float, typer.Option(help="Safety cap on the corpus phase's wall-clock time.")] = 120.0,
+    config_file: Annotated[
+        str | None,
+        typer.Option(
+            "--config", help="YAML/JSON of PretrainConfig fields (e.g. a stage from the bundled model's pretrain.json)."
+        ),
+    ] = None,
 ) -> None:
     """Make a base model: a corpus of each game's weak prior play, a BPE tokenizer, a tiny Llama."""
-    from sparring.pretrain import PretrainConfig
+    from sparring.pretrain import PretrainConfig, load_pretrain_config, parse_distill
     from sparring.pretrain import pretrain as run_pretrain
 
-    if steps <= 0 or scale <= 0:
-        raise UserError("--steps and --scale must be positive")
-    if init is not None and not (Path(init) / "config.json").is_file():
-        raise UserError(f"--init {init}: not a model directory (no config.json)")
-    config = PretrainConfig(steps=steps, seed=seed, init=init)
+    if steps < 0 or scale <= 0 or minutes <= 0:
+        raise UserError("--steps must be >= 0, --scale and --minutes positive")
+    if config_file is not None:
+        config = load_pretrain_config(Path(config_file))
+    else:
+        config = PretrainConfig(steps=steps, seed=seed, minutes=minutes)
+    config.init = init if init is not None else config.init
+    if config.init is not None and not (Path(config.init) / "config.json").is_file():
+        raise UserError(f"--init {config.init}: not a model directory (no config.json)")
+    if distill is not None:
+        config.distill = parse_distill(distill)
     config.mix = {k: max(1, int(v * scale)) for k, v in config.mix.items()}
     info = run_pretrain(Path(out), config)
     console.print(

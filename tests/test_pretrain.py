@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from sparring.pretrain import PretrainConfig, corpus, pretrain
+from sparring.engines.paths import BUNDLED
+from sparring.errors import UserError
+from sparring.pretrain import PretrainConfig, corpus, information_states, parse_distill, pretrain
 
 TINY = {
     "mix": {"kuhn_poker": 24, "tic_tac_toe": 24},
@@ -20,6 +23,7 @@ TINY = {
     "steps": 3,
     "warmup_steps": 1,
     "batch_size": 8,
+    "distill": {},
 }
 
 
@@ -50,3 +54,60 @@ def test_pretrain_writes_a_loadable_model_and_continues_from_one(tmp_path):
     assert a.get_vocab() == b.get_vocab()
     before, after = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")
     assert before.keys() == after.keys() and any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_information_states_cover_kuhn_with_the_priors_distribution():
+    """Kuhn has 12 information states; each sample's options are the prior there (first to act with a J: bet 0.35)."""
+    samples = information_states("kuhn_poker")
+    assert len(samples) == 12
+    texts = [s.messages[-1]["content"] for s in samples]
+    first_j = [
+        s
+        for s, t in zip(samples, texts, strict=True)
+        if "Your card: J." in t and "Legal moves: check, bet" in t and "check" not in t.split("\n")[1]
+    ]
+    assert first_j and all(abs(s.options["\\boxed{bet}"] - 0.35) < 1e-9 for s in first_j)
+    assert all(abs(sum(s.options.values()) - 1) < 1e-9 and s.answer in s.options for s in samples)
+
+
+def test_distill_phase_runs_its_steps_and_bad_specs_are_one_line_errors(tmp_path):
+    config = PretrainConfig(**{**TINY, "distill": {"kuhn_poker": 3}, "distill_solo": 1, "distill_replay": 2})
+    info = pretrain(tmp_path / "m", config, progress=False)
+    assert info["distill"]["steps"] == {"kuhn_poker": 3} and info["distill"]["final_loss"]["kuhn_poker"] > 0
+    assert info["distill"]["replayed_batches"] == 4  # none after the one solo step, two after each of the others
+    assert parse_distill("kuhn_poker=600, leduc_poker=300") == {"kuhn_poker": 600, "leduc_poker": 300}
+    assert parse_distill("none") == {}
+    for bad in ("kuhn_poker", "kuhn_poker=x", "tic_tac_toe=5", "nope=3"):
+        with pytest.raises(UserError):
+            parse_distill(bad)
+
+
+def kuhn_bet_first(model_dir) -> list[float]:
+    """P(bet) of a model first to act in Kuhn, with J, Q and K."""
+    from sparring.evaluate.exploitability import policy_table
+    from sparring.games import make_game
+    from sparring.players import make_player
+
+    game = make_game("kuhn_poker")
+    table = policy_table(game, make_player(f"model:{model_dir}", game))
+    return [float(table.action_probability_array[table.state_lookup[card]][1]) for card in "012"]
+
+
+def test_the_bundled_model_reads_its_card():
+    """Issue 11: the first bundled model bet 0.487 with J, Q and K alike; this one follows the prior (0.35 / 0.5 / 0.65)."""
+    bet = kuhn_bet_first(BUNDLED)
+    assert bet[0] < bet[1] < bet[2] and bet[2] - bet[0] > 0.2, bet
+
+
+@pytest.mark.slow
+def test_distilling_kuhn_moves_the_model_to_a_new_card_dependence(tmp_path, monkeypatch):
+    """The distill phase on its own: toward a prior that bets with J and checks with K, 200 steps turn the bundled
+    model's card-dependence around (it starts at 0.35 / 0.5 / 0.65)."""
+    from sparring.games import kuhn_poker
+
+    flipped = {"J": kuhn_poker.PRIOR_BET["K"], "Q": 0.5, "K": kuhn_poker.PRIOR_BET["J"]}
+    monkeypatch.setattr(kuhn_poker, "PRIOR_BET", flipped)
+    config = PretrainConfig(init=str(BUNDLED), mix={"kuhn_poker": 10}, steps=0, distill={"kuhn_poker": 200})
+    pretrain(tmp_path / "m", config, progress=False)
+    bet = kuhn_bet_first(tmp_path / "m")
+    assert bet[0] - bet[2] > 0.15, bet
