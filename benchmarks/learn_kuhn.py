@@ -60,10 +60,6 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "reference.update_every=20"],
         "per-observation baseline, AdamW epsilon 1e-4, KL 0.5 to a magnet moved every 20 steps",
     ),
-    "observation_mmd_slow": (
-        [*OBSERVATION, "learner.lr=1e-4", "learner.kl_coef=0.3", "reference.update_every=20"],
-        "per-observation baseline, lr 1e-4, KL 0.3 to a magnet moved every 20 steps",
-    ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,

@@ -196,12 +196,14 @@ def pretrain(
     config_file: Annotated[
         str | None,
         typer.Option(
-            "--config", help="YAML/JSON of PretrainConfig fields (e.g. a stage from the bundled model's pretrain.json)."
+            "--config",
+            help="YAML/JSON of PretrainConfig fields (e.g. sparring-tiny/stages/*.yaml); replaces --steps, --seed and "
+            "--minutes, while --init, --distill and --scale still apply.",
         ),
     ] = None,
 ) -> None:
     """Make a base model: a corpus of each game's weak prior play, a BPE tokenizer, a tiny Llama."""
-    from sparring.pretrain import PretrainConfig, load_pretrain_config, parse_distill
+    from sparring.pretrain import PretrainConfig, check_distill, load_pretrain_config, parse_distill
     from sparring.pretrain import pretrain as run_pretrain
 
     if steps < 0 or scale <= 0 or minutes <= 0:
@@ -215,6 +217,7 @@ def pretrain(
         raise UserError(f"--init {config.init}: not a model directory (no config.json)")
     if distill is not None:
         config.distill = parse_distill(distill)
+    check_distill(config.distill)
     config.mix = {k: max(1, int(v * scale)) for k, v in config.mix.items()}
     info = run_pretrain(Path(out), config)
     console.print(

@@ -144,6 +144,11 @@ class Sample:
     """Every clean answer the prior could give here, with its probability (empty for free text and invalid answers)."""
 
 
+def answer_options(probs: dict[str, float], prompt: PromptConfig) -> dict[str, float]:
+    """The prior's moves as clean answers, with their probabilities (what ``soft_targets`` reads)."""
+    return {format_answer(m, prompt.answer_format): p for m, p in probs.items()}
+
+
 def corpus(config: PretrainConfig, prompt: PromptConfig | None = None) -> list[Sample]:
     """Turns from prior play (``GameEntry.prior``, else uniform) of every game in ``config.mix``."""
     prompt = prompt or PromptConfig()
@@ -168,7 +173,7 @@ def corpus(config: PretrainConfig, prompt: PromptConfig | None = None) -> list[S
                     samples.append(Sample(messages, invalid_answer(rng, move, moves, seen_moves, prompt)))
                 else:
                     listed = state.legal_actions() is not None
-                    options = {format_answer(m, prompt.answer_format): p for m, p in probs.items()} if listed else {}
+                    options = answer_options(probs, prompt) if listed else {}
                     samples.append(Sample(messages, format_answer(move, prompt.answer_format), options))
                 made += 1
                 state.apply(move)
@@ -209,14 +214,23 @@ def parse_distill(text: str) -> dict[str, int]:
     out = {}
     for part in text.split(","):
         name, _, steps = part.partition("=")
-        name = name.strip()
         if not steps.strip().isdigit():
             raise UserError(f"--distill {part!r}: expected game=steps, e.g. kuhn_poker=600")
-        entry = game_entry(name)
-        if not entry.exploitability:
-            raise UserError(f"--distill {name}: needs a game whose information states OpenSpiel enumerates (kuhn_poker, ...)")
-        out[name] = int(steps)
+        out[name.strip()] = int(steps)
+    check_distill(out)
     return out
+
+
+def check_distill(distill: dict[str, int]) -> None:
+    """Every game of a distill phase must have information states OpenSpiel enumerates (from the CLI or a
+    ``--config`` file alike); a one-line error otherwise."""
+    from sparring.errors import UserError
+
+    for name, steps in distill.items():
+        if not game_entry(name).exploitability:
+            raise UserError(f"--distill {name}: needs a game whose information states OpenSpiel enumerates (kuhn_poker, ...)")
+        if not isinstance(steps, int) or steps < 0:
+            raise UserError(f"--distill {name}: steps must be a whole number >= 0, got {steps!r}")
 
 
 def information_states(name: str, prompt: PromptConfig | None = None) -> list[Sample]:
@@ -231,9 +245,8 @@ def information_states(name: str, prompt: PromptConfig | None = None) -> list[Sa
         state = game.wrap(pstate)
         probs = prior(state)
         move = max(probs, key=probs.__getitem__)
-        options = {format_answer(m, prompt.answer_format): p for m, p in probs.items()}
         messages = render_messages(game, state, pstate.current_player(), prompt)
-        samples.append(Sample(messages, format_answer(move, prompt.answer_format), options))
+        samples.append(Sample(messages, format_answer(move, prompt.answer_format), answer_options(probs, prompt)))
     return samples
 
 
@@ -422,8 +435,8 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
                 if progress and not bar.console.is_terminal and step % 200 == 0:  # logs get a line now and then
                     seconds = time.perf_counter() - train_start
                     print(f"pretrain step {step}/{len(plan)} loss {recent:.3f} ({seconds:.0f}s)", flush=True)
-    replay = [b for _ in range(config.epochs) for b in batches(encoded, groups, config.batch_size, rng)]
-    distilled = distill(model, tokenizer, optimizer, config, dtype, progress, [[encoded[i] for i in b] for b in replay])
+    replay = [[encoded[i] for i in b] for _ in range(config.epochs) for b in batches(encoded, groups, config.batch_size, rng)]
+    distilled = distill(model, tokenizer, optimizer, config, dtype, progress, replay) if config.distill else {}
     info = {
         "config": asdict(config),
         "corpus_turns": len(samples),
@@ -467,8 +480,6 @@ def distill(
     """``config.distill``'s phase: full-batch steps on every information state, games taking turns; past
     ``config.distill_solo`` steps each is followed by ``config.distill_replay`` corpus batches, so the other
     games are not forgotten."""
-    if not config.distill:
-        return {}
     replayed = 0
     rng = random.Random(config.seed)
     states = {name: encode_samples(tokenizer, information_states(name)) for name in config.distill}
