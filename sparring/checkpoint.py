@@ -7,6 +7,8 @@ A run lives in ``runs/<name>/``::
     checkpoints/step-K/  a checkpoint (:class:`CheckpointDir`) + manifest.json (sha256 and size of every file)
     replays/NAME.jsonl   game transcripts (``train``: the training games)
     eval/step-K.json     ``sparring eval`` results; eval/benchmark-NAME-step-K.jsonl: math benchmark answers
+    eval/answers-step-K.jsonl  preference runs: held-out answers of round K
+    pairs/round-K.jsonl  preference runs: round K's generated pairs (prompt/chosen/rejected, TRL's DPO format)
     league.json          ``sparring league`` ratings
     pool/                the league's snapshots of the policy (opponent.kind=pool)
     tensorboard/         TensorBoard events
@@ -181,6 +183,18 @@ class RunDir:
     def benchmark_path(self, name: str, step: int) -> Path:
         """Per-problem answers of benchmark ``name`` for the checkpoint of ``step``."""
         return self.eval_dir / f"benchmark-{name}-step-{step}.jsonl"
+
+    def answers_path(self, step: int) -> Path:
+        """Preference runs: the held-out answers of round ``step`` (round 0's are what later rounds are judged against)."""
+        return self.eval_dir / f"answers-step-{step}.jsonl"
+
+    @property
+    def pairs_dir(self) -> Path:
+        return self.path / "pairs"
+
+    def pairs_path(self, step: int) -> Path:
+        """Preference runs: round ``step``'s pairs, one ``{"prompt", "chosen", "rejected"}`` a line (TRL's DPO format)."""
+        return self.pairs_dir / f"round-{step}.jsonl"
 
     @property
     def league_path(self) -> Path:

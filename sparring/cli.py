@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +19,9 @@ from rich.table import Table
 
 from sparring.device import forced_precision
 from sparring.errors import UserError
+
+if TYPE_CHECKING:
+    from sparring.config import TrainConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -239,15 +243,14 @@ def train(
     max_steps: Annotated[int | None, typer.Option(help="Train up to this many steps in total.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (overrides the recipe).")] = None,
 ) -> None:
-    """Self-play training. ``sparring train spiral-tictactoe`` or ``sparring train --resume runs/x``."""
+    """Self-play training (games, or preference rounds: spin, sppo...): ``sparring train RECIPE`` or ``--resume runs/x``."""
     from sparring.config import load_config, load_run_config
-    from sparring.train import train as run_training
 
     if resume:
         if recipe or overrides:
             raise UserError("--resume takes the run's saved config; give no recipe or overrides (only --max-steps)")
         config = load_run_config(Path(resume))
-        run_training(config, Path(resume), resume=True, console=console, max_steps=max_steps)
+        _runner(config)(config, Path(resume), resume=True, console=console, max_steps=max_steps)
         return
     if recipe is None:
         from sparring.config import recipe_names
@@ -261,7 +264,18 @@ def train(
     config = load_config(recipe, extra)
     path = Path(run_dir) if run_dir else next_run_dir(config.name)
     console.print(f"run directory: {path}")
-    run_training(config, path, console=console)
+    _runner(config)(config, path, console=console)
+
+
+def _runner(config: TrainConfig) -> Callable[..., object]:
+    """Game self-play (``sparring.train``), or preference rounds when the config has a ``preference`` section."""
+    if config.preference is not None:
+        from sparring.preference.rounds import train_rounds
+
+        return train_rounds
+    from sparring.train import train as run_training
+
+    return run_training
 
 
 def next_run_dir(name: str) -> Path:

@@ -239,6 +239,84 @@ class LoggingSection(Section):
     replay_every: int = Field(10, ge=1)
 
 
+class PreferenceSection(Section):
+    """Preference self-play (``sparring.preference``): rounds against the model's own earlier iterate.
+
+    Set ``preference.algorithm`` and ``sparring train`` runs rounds instead of games: one
+    round = one step (``max_steps`` rounds), with the same run directory, checkpoints and
+    resume. ``games``, ``rollout``, ``opponent`` and ``advantage`` are then unused, except
+    that ``spo`` trains with the game learner (``learner.*``, PPO) on win-rate rewards.
+    """
+
+    algorithm: Literal["spin", "sppo", "dno", "spo", "spar", "eva"]
+    """How a round turns samples into training targets (sparring/preference/targets.py)."""
+    loss: Literal["auto", "dpo", "spin", "ipo", "sppo", "dno"] = "auto"
+    """``auto``: the algorithm's own (spin: spin, sppo: sppo, dno/spar/eva: dno / dpo, spo: the PPO learner)."""
+    prompts: str = "bundled"
+    """Training prompts: a JSONL file, a Hugging Face datasets directory, or a bundled set (``bundled``,
+    ``bundled-intransitive``)."""
+    eval_prompts: str = "bundled-heldout"
+    """Held-out prompts for the quality measure and the win rate against round 0."""
+    eval_limit: int | None = Field(None, ge=1)
+    """Evaluate on the first N held-out prompts only."""
+    system: str = "Answer the question. Put your final answer within \\boxed{}."
+    """System message before every prompt (empty: none)."""
+    prompts_per_round: int = Field(64, ge=1)
+    """Prompts drawn (without replacement, cycling through the set) each round."""
+    samples_per_prompt: int = Field(4, ge=1)
+    """K responses sampled per prompt from the current iterate (SPIN uses 1)."""
+    oracle: str = "task"
+    """Who prefers: ``task``, ``reference``, ``intransitive``, ``model:PATH``, ``api:MODEL``, ``rm:PATH``."""
+    judge: str = "task"
+    """The oracle for evaluation (win rate of round k vs round 0); same specs as ``oracle``."""
+    opponent: Literal["self", "initial"] = "self"
+    """Win probabilities against the round's other samples (``self``: SPPO, SPO) or against samples of the
+    initial model (``initial``: a fixed opponent, the DPO-against-a-fixed-reference baseline)."""
+    reference: Literal["previous", "initial"] = "previous"
+    """The loss's pi_ref: the previous iterate (SPIN, SPPO, DNO) or the initial model, fixed."""
+    beta: float = Field(0.1, gt=0)
+    """Inverse temperature of the logistic losses (dpo, spin, dno) and 1/(2 beta) is IPO's target margin."""
+    eta: float = Field(10.0, gt=0)
+    """SPPO: the log-ratio target is eta * (P(win) - 1/2)."""
+    margin: float = Field(0.0, ge=0, le=1)
+    """dno/eva/spar: keep a (best, worst) pair only when their win rates differ by more than this."""
+    epochs: int = Field(2, ge=1)
+    """Passes over a round's comparisons."""
+    batch_size: int = Field(16, ge=1)
+    """Comparisons per optimizer step."""
+    eval_temperature: float = Field(0.0, ge=0)
+    """Sampling temperature of held-out answers (0: greedy)."""
+    eval_samples: int = Field(8, ge=1)
+    """Samples per held-out prompt for the intransitive oracle's worst-case win rate."""
+    creator_share: float = Field(0.5, ge=0, le=1)
+    """eva: share of each round's prompts that the creator evolved from high-regret prompts."""
+
+    @field_validator("oracle", "judge")
+    @classmethod
+    def _known_oracle(cls, value: str) -> str:
+        from sparring.preference.specs import check_oracle_spec
+
+        try:
+            check_oracle_spec(value)
+        except UserError as err:
+            raise ValueError(str(err)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _loss_fits_algorithm(self) -> PreferenceSection:
+        if self.algorithm == "spo" and self.loss != "auto":
+            raise ValueError("spo trains with the policy-gradient learner (learner.*): leave preference.loss at auto")
+        if self.algorithm in ("spin", "spar") and self.loss == "sppo":
+            raise ValueError(f"{self.algorithm} makes pairs, not win rates: use a pair loss (dpo, spin, ipo, dno)")
+        return self
+
+    def loss_name(self) -> str:
+        """The loss this algorithm trains with (``spo``: ``pg``, the game learner's PPO loss)."""
+        if self.loss != "auto":
+            return self.loss
+        return {"spin": "spin", "sppo": "sppo", "dno": "dno", "spo": "pg", "spar": "dpo", "eva": "dpo"}[self.algorithm]
+
+
 class TrainConfig(Section):
     name: str = "run"
     seed: int = 0
@@ -259,6 +337,8 @@ class TrainConfig(Section):
     eval: EvalSection = Field(default_factory=EvalSection)
     checkpoint: CheckpointSection = Field(default_factory=CheckpointSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
+    preference: PreferenceSection | None = None
+    """Preference self-play rounds instead of games (``sparring.preference``); None: game self-play."""
 
 
 def recipe_names() -> list[str]:
