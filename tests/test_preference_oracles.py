@@ -9,7 +9,8 @@ import pytest
 from sparring.errors import UserError
 from sparring.preference import make_tasks
 from sparring.preference.judges import APIJudge, LMJudge, RewardModelOracle
-from sparring.preference.oracles import IntransitiveOracle, ReferenceOracle, TaskOracle, make_oracle, win_matrix
+from sparring.preference.oracles import IntransitiveOracle, ReferenceOracle, TaskOracle, win_matrix
+from sparring.preference.registry import make_oracle
 from sparring.preference.tasks import Task, check_score, load_tasks, passes, read_answer, write_pairs
 
 ADD = Task("a", "What is 3 + 4?", "7", ({"kind": "exact", "value": "7"},))

@@ -5,7 +5,7 @@ preferred to ``b``. Batched because a model judge is one forward pass per
 batch, not per pair. Oracles that score one response at a time (programmatic
 checks, a reward model) derive the preference from the two scores.
 
-Specs (``preference.oracle``, ``preference.judge``):
+Specs (``preference.oracle``, ``preference.judge``; built by ``registry.make_oracle``):
 
     task            the task's programmatic checks: exact answer, instruction constraints (tasks.py)
     reference       the reference answer: a response equal to it beats one that is not (SPIN's data)
@@ -24,7 +24,6 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from sparring.preference.specs import check_oracle_spec
 from sparring.preference.tasks import Task, check_score, read_answer
 
 
@@ -102,17 +101,6 @@ class IntransitiveOracle:
         if not classes:
             return 0.0
         return min(sum(self._beats(c, pure) for c in classes) / len(classes) for pure in range(self.CLASSES))
-
-
-def make_oracle(spec: str, device: str = "cpu") -> Oracle:
-    """The oracle a spec names (see the module docstring); an unknown spec is a one-line :class:`UserError`."""
-    check_oracle_spec(spec)
-    kind, _, rest = spec.partition(":")
-    if kind in ("model", "api", "rm"):
-        from sparring.preference.judges import make_judge
-
-        return make_judge(kind, rest, device)
-    return {"task": TaskOracle, "reference": ReferenceOracle, "intransitive": IntransitiveOracle}[kind]()
 
 
 def win_matrix(oracle: Oracle, task: Task, responses: Sequence[str]) -> list[list[float]]:

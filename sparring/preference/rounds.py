@@ -40,7 +40,8 @@ from sparring.learner import Learner, frozen_copy
 from sparring.preference import targets as tg
 from sparring.preference.creator import evolve
 from sparring.preference.learner import PreferenceLearner
-from sparring.preference.oracles import IntransitiveOracle, Oracle, make_oracle
+from sparring.preference.oracles import IntransitiveOracle, Oracle
+from sparring.preference.registry import make_oracle
 from sparring.preference.tasks import Task, load_tasks, passes, write_pairs
 from sparring.prompts import encode_chat
 from sparring.report import refresh_report

@@ -13,12 +13,13 @@ the initial model's samples for the same prompt (a fixed opponent).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sparring.preference.learner import Comparison
 from sparring.preference.oracles import Oracle
-from sparring.preference.tasks import Task, boxed, read_answer
+from sparring.preference.tasks import Task, boxed
 from sparring.samples import TurnSample
 
 
@@ -125,12 +126,10 @@ def edit_refine(task: Task, text: str) -> str | None:
     """
     if task.answer is None:
         return None
-    answer = read_answer(text)
-    if answer is None:
+    match = re.search(r"\\boxed\{[^}]*\}", text)
+    if match is None:
         return boxed(task.answer)
-    start = text.index("\\boxed{")
-    end = text.index("}", start)
-    return text[:start] + boxed(task.answer) + text[end + 1 :]
+    return text[: match.start()] + boxed(task.answer) + text[match.end() :]
 
 
 def spar_pairs(
