@@ -39,6 +39,9 @@ def test_every_preference_recipe_runs_end_to_end_and_leaves_a_report(recipe, tmp
     assert 0 <= last["eval/quality_low"] <= last["eval/quality"] <= last["eval/quality_high"] <= 1
     assert 0 <= last["eval/win_vs_round0"] <= 1
     assert run.report_path.is_file()
+    from sparring.report.curves import chart_specs
+
+    assert {"pref-quality", "pref-wins"} <= {c["id"] for c in chart_specs(run.read_metrics())}
     for k in (1, 2):  # a preference dataset per round, in TRL's DPO format
         for line in run.pairs_path(k).read_text().splitlines():
             row = json.loads(line)

@@ -78,6 +78,18 @@ def chart_specs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             charts.append(_chart(f"eval-{stat}-{game}", f"Eval {label} vs opponents: {game}", label, True, per_opponent))
     exploit = {g: s[f"eval/{g}/exploitability"] for g in _games(s, "eval") if f"eval/{g}/exploitability" in s}
     charts.append(_chart("exploitability", "Exploitability (0 = Nash)", "exploitability", False, exploit))
+    charts += preference_charts(s)
     for chart_id, title, key, y_label, percent in SINGLE[4:]:
         charts.append(_chart(chart_id, title, y_label, percent, {key: s.get(key, [])}))
     return [c for c in charts if c is not None]
+
+
+def preference_charts(s: dict[str, Points]) -> list[dict[str, Any] | None]:
+    """Preference self-play rounds (``sparring.preference``): held-out quality, win rate vs round 0, the loss."""
+    quality = {"held-out": s.get("eval/quality", []), "training samples": s.get("train/quality", [])}
+    wins = {"vs round 0 (judge)": s.get("eval/win_vs_round0", []), "worst case (intransitive)": s.get("eval/worst_case_win", [])}
+    return [
+        _chart("pref-quality", "Quality: exact answer / constraints passed", "pass rate", True, quality),
+        _chart("pref-wins", "Win rate", "win rate", True, wins),
+        _chart("pref-loss", "Preference loss", "loss", False, {"pref/loss": s.get("pref/loss", [])}),
+    ]
