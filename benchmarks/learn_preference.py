@@ -17,9 +17,13 @@ so the start has a habit to exploit. From that start, for ``--minutes`` each:
 - ``sppo_self``: SPPO: win rates against the iterate's own samples, the
   previous iterate as pi_ref.
 
+- ``sppo_self_eta1``: the same with eta 1 (steps of at most 1/2 nat a round).
+
 Measured: the worst-case win rate of the policy's sampled answers (the least
 it wins against any pure answer; 1/2 for the unbeatable uniform mix, 0 for a
-policy one answer beats every time).
+policy one answer beats every time), per prompt for the last iterate, and
+pooled over prompts for the last iterate and for the average iterate (the
+uniform mix of the rounds so far: SPPO's guarantee is about that average).
 
     .venv/bin/python benchmarks/learn_preference.py [--minutes 2] [--parallel 2]
 """
@@ -53,8 +57,10 @@ RUNS: dict[str, tuple[str, list[str], str]] = {
         [*INTRANSITIVE, "preference.loss=dpo", "preference.opponent=initial", "preference.reference=initial"],
         "DPO vs a fixed reference: best/worst by win rate against the start's samples, pi_ref = start",
     ),
-    "sppo_self": ("sppo", INTRANSITIVE, "SPPO: win rates against the iterate's own samples, pi_ref = previous iterate"),
+    "sppo_self": ("sppo", INTRANSITIVE, "SPPO (eta 10): win rates against its own samples, pi_ref = previous iterate"),
+    "sppo_self_eta1": ("sppo", [*INTRANSITIVE, "preference.eta=1"], "the same with eta 1: smaller steps per round"),
 }
+FROM_WARM = ("dpo_fixed", "sppo_self", "sppo_self_eta1")
 
 
 def warm_start(root: Path, seed: int) -> Path:
@@ -79,24 +85,37 @@ def warm_start(root: Path, seed: int) -> Path:
 
 
 def summarise(run_dir: Path) -> list[dict]:
-    rows = []
+    """One row per evaluated round; intransitive runs also get the pooled worst-case win of the last iterate
+    and of the average iterate (the uniform mix of rounds 1..k, what SPPO's theory is about)."""
+    from sparring.preference.oracles import IntransitiveOracle
+
+    oracle = IntransitiveOracle()
+    rows, history = [], []
     for m in read_metrics(run_dir):
         if "eval/quality" not in m and "eval/worst_case_win" not in m:
             continue
-        rows.append(
-            {
-                "round": m["step"],
-                "minutes": m.get("time/elapsed", 0.0) / 60,
-                "quality": m.get("eval/quality"),
-                "quality_low": m.get("eval/quality_low"),
-                "quality_high": m.get("eval/quality_high"),
-                "win_vs_round0": m.get("eval/win_vs_round0"),
-                "win_vs_round0_low": m.get("eval/win_vs_round0_low"),
-                "win_vs_round0_high": m.get("eval/win_vs_round0_high"),
-                "worst_case_win": m.get("eval/worst_case_win"),
-                "train_quality": m.get("train/quality"),
-            }
-        )
+        row = {
+            "round": m["step"],
+            "minutes": m.get("time/elapsed", 0.0) / 60,
+            "quality": m.get("eval/quality"),
+            "quality_low": m.get("eval/quality_low"),
+            "quality_high": m.get("eval/quality_high"),
+            "win_vs_round0": m.get("eval/win_vs_round0"),
+            "win_vs_round0_low": m.get("eval/win_vs_round0_low"),
+            "win_vs_round0_high": m.get("eval/win_vs_round0_high"),
+            "worst_case_win": m.get("eval/worst_case_win"),
+            "train_quality": m.get("train/quality"),
+        }
+        if "eval/share_class0" in m:
+            shares = [m[f"eval/share_class{k}"] for k in range(3)] + [m["eval/share_no_digit"]]
+            row["shares"] = shares
+            row["shares_text"] = "/".join(f"{x:.2f}" for x in shares)
+            row["worst_case_pooled"] = oracle.worst_case_from_shares(shares)
+            if m["step"] > 0:
+                history.append(shares)
+                mix = [sum(h[k] for h in history) / len(history) for k in range(4)]
+                row["worst_case_average_iterate"] = oracle.worst_case_from_shares(mix)
+        rows.append(row)
     return rows
 
 
@@ -119,7 +138,7 @@ def main() -> None:
         while pending and len(running) < args.parallel:
             name = pending.pop(0)
             recipe, overrides, _ = RUNS[name]
-            extra = [f"model.path={start}"] if name in ("dpo_fixed", "sppo_self") else []
+            extra = [f"model.path={start}"] if name in FROM_WARM else []
             cmd = [*COMMON, f"max_minutes={args.minutes}", f"seed={args.seed}", *overrides, *extra]
             running.append(launch(recipe, args.root / name, cmd, threads=1, log=args.root / f"{name}.log"))
         time.sleep(2)
@@ -134,9 +153,17 @@ def main() -> None:
         ("win_vs_round0", "win vs round 0", ".3f"),
         ("worst_case_win", "worst-case win", ".3f"),
     ]
+    intransitive = [
+        ("round", "round", "d"),
+        ("minutes", "min", ".1f"),
+        ("shares_text", "share of class 0/1/2/none", "s"),
+        ("worst_case_win", "worst-case win (per prompt)", ".3f"),
+        ("worst_case_pooled", "pooled", ".3f"),
+        ("worst_case_average_iterate", "average iterate, pooled", ".3f"),
+    ]
     for name, result in results.items():
         print(f"\n{name}: {result['what']}")
-        print(table(result["rounds"], columns))
+        print(table(result["rounds"], intransitive if name in FROM_WARM else columns))
     write_json(
         args.out,
         {

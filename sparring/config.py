@@ -340,6 +340,14 @@ class TrainConfig(Section):
     preference: PreferenceSection | None = None
     """Preference self-play rounds instead of games (``sparring.preference``); None: game self-play."""
 
+    @model_validator(mode="after")
+    def _rounds_sample_with_hf(self) -> TrainConfig:
+        if self.preference is not None and (self.engine.kind != "hf" or self.distributed.backend != "none"):
+            raise ValueError("preference rounds run in one process and sample with the HF engine: engine.kind=hf, no Ray")
+        if self.preference is not None and self.model.lora is not None:
+            raise ValueError("preference rounds train all weights: LoRA (model.lora) is not wired to them yet")
+        return self
+
 
 def recipe_names() -> list[str]:
     return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))

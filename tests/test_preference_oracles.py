@@ -101,6 +101,8 @@ def test_the_intransitive_oracle_cycles_and_only_the_mixture_is_unbeatable():
     assert o.prefer([t] * 2, ["junk", one], [one, "junk"]) == [0.0, 1.0]
     assert o.worst_case_win([one] * 9) == 0.0
     assert o.worst_case_win([one, two, three]) == pytest.approx(0.5)
+    assert o.shares([one, two, "junk", "\\boxed{4}"]) == [0.0, 0.5, 0.25, 0.25]
+    assert o.worst_case_from_shares([0.5, 0.5, 0.0, 0.0]) == pytest.approx(0.25)  # class 1 is beaten by 2: 0.5 * 0.5
     matrix = win_matrix(o, t, [one, two, three])
     assert [[round(p, 2) for p in row] for row in matrix] == [[0.5, 0.0, 1.0], [1.0, 0.5, 0.0], [0.0, 1.0, 0.5]]
 

@@ -89,3 +89,12 @@ def test_a_loss_that_does_not_fit_the_algorithm_is_refused():
         load_config("spin", ["preference.loss=sppo"])
     with pytest.raises(UserError, match="spo trains with the policy-gradient learner"):
         load_config("spo", ["preference.loss=dpo"])
+
+
+def test_what_preference_rounds_do_not_support_is_refused_in_one_line():
+    from sparring.errors import UserError
+
+    with pytest.raises(UserError, match="sample with the HF engine"):
+        load_config("sppo", ["engine.kind=vllm"])
+    with pytest.raises(UserError, match="LoRA"):
+        load_config("sppo", ["model.lora.r=8"])

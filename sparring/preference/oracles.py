@@ -95,12 +95,19 @@ class IntransitiveOracle:
     def prefer(self, tasks: Sequence[Task], a: Sequence[str], b: Sequence[str]) -> list[float]:
         return [self._beats(self.klass(x), self.klass(y)) for x, y in zip(a, b, strict=True)]
 
+    def shares(self, texts: Sequence[str]) -> list[float]:
+        """The share of ``texts`` answering each class 0, 1, 2, then the share with no single-digit answer."""
+        classes = [self.klass(t) for t in texts]
+        n = max(1, len(classes))
+        return [sum(c == k for c in classes) / n for k in range(self.CLASSES)] + [sum(c is None for c in classes) / n]
+
+    def worst_case_from_shares(self, shares: Sequence[float]) -> float:
+        """min over the three pure answers c of P(a response drawn by ``shares`` > c); no answer loses to c."""
+        return min(sum(shares[k] * self._beats(k, pure) for k in range(self.CLASSES)) for pure in range(self.CLASSES))
+
     def worst_case_win(self, texts: Sequence[str]) -> float:
         """min over the three pure answers c of the mean P(response > c): 1/2 at the equilibrium, 0 when exploitable."""
-        classes = [self.klass(t) for t in texts]
-        if not classes:
-            return 0.0
-        return min(sum(self._beats(c, pure) for c in classes) / len(classes) for pure in range(self.CLASSES))
+        return self.worst_case_from_shares(self.shares(texts)) if texts else 0.0
 
 
 def win_matrix(oracle: Oracle, task: Task, responses: Sequence[str]) -> list[list[float]]:

@@ -19,6 +19,7 @@ metrics as an uninterrupted one (tested).
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -31,7 +32,6 @@ from rich.console import Console
 from sparring.checkpoint import CheckpointDir, RunDir, prepare_resume, save_checkpoint
 from sparring.config import TrainConfig, dump_config
 from sparring.device import autocast_dtype
-from sparring.engines import load_tokenizer, loading_model, resolve_model_path
 from sparring.engines.base import SamplingParams
 from sparring.engines.hf import HFEngine
 from sparring.errors import UserError
@@ -47,6 +47,7 @@ from sparring.prompts import encode_chat
 from sparring.report import refresh_report
 from sparring.seeding import load_rng_state, save_rng_state, step_seed
 from sparring.tracking import Trackers
+from sparring.train import load_model
 
 
 @dataclass
@@ -77,13 +78,8 @@ def build(config: TrainConfig, run: RunDir) -> Rounds:
     pref = config.preference
     assert pref is not None
     torch.manual_seed(config.seed)
-    path = resolve_model_path(config.model.path)
+    model, tokenizer = load_model(config)
     device = config.model.device
-    from transformers import AutoModelForCausalLM
-
-    with loading_model(path):
-        tokenizer = load_tokenizer(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
     precision = autocast_dtype(device, config.model.precision)
     engine = HFEngine(model, tokenizer=tokenizer, device=device, autocast=config.model.precision)
     tasks = load_tasks(pref.prompts)
@@ -240,6 +236,8 @@ def evaluate(r: Rounds) -> dict[str, float]:
         if isinstance(oracle, IntransitiveOracle):
             rows = sample(r, r.eval_tasks, pref.eval_samples, 1.0, step_seed(cfg.seed, r.step, "eval-mix"))
             out["eval/worst_case_win"] = sum(oracle.worst_case_win(row.texts) for row in rows) / len(rows)
+            pooled = oracle.shares([t for row in rows for t in row.texts])  # what the benchmark mixes over rounds
+            out.update({f"eval/share_class{k}": v for k, v in enumerate(pooled[:3])} | {"eval/share_no_digit": pooled[3]})
             break
     r.last_eval = out
     return out
@@ -297,6 +295,8 @@ def train_rounds(
     """Run (or resume) preference self-play in ``run_dir``; returns the state after the last round."""
     from sparring.preflight import check_startable
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UserError("preference rounds run in one process; launch sparring train without torchrun / accelerate launch")
     console = console or Console(highlight=False)
     run = RunDir(run_dir)
     check_startable(config)
