@@ -25,7 +25,7 @@ policy one answer beats every time), per prompt for the last iterate, and
 pooled over prompts for the last iterate and for the average iterate (the
 uniform mix of the rounds so far: SPPO's guarantee is about that average).
 
-    .venv/bin/python benchmarks/learn_preference.py [--minutes 2] [--parallel 2]
+    .venv/bin/python benchmarks/learn_preference.py [--minutes 2] [--parallel 2] [--runs dpo_fixed,sppo_self]
 """
 
 from __future__ import annotations
@@ -124,15 +124,19 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=2.0, help="wall-clock budget of each run")
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time, one CPU thread each")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}")
     parser.add_argument("--root", type=Path, default=HERE / "runs" / "learn_preference")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "learn_preference.json")
     args = parser.parse_args()
     if args.root.exists():
         shutil.rmtree(args.root)
     args.root.mkdir(parents=True)
+    names = [n.strip() for n in args.runs.split(",") if n.strip()]
+    if unknown := [n for n in names if n not in RUNS]:
+        raise SystemExit(f"unknown run(s) {', '.join(unknown)}; runs: {', '.join(RUNS)}")
     started = time.time()
-    start = warm_start(args.root, args.seed)
-    pending = list(RUNS)
+    start = warm_start(args.root, args.seed) if any(n in FROM_WARM for n in names) else None
+    pending = list(names)
     running: list = []
     while pending or running:
         while pending and len(running) < args.parallel:
@@ -143,7 +147,7 @@ def main() -> None:
             running.append(launch(recipe, args.root / name, cmd, threads=1, log=args.root / f"{name}.log"))
         time.sleep(2)
         running = [p for p in running if p.poll() is None]
-    results = {name: {"recipe": RUNS[name][0], "what": RUNS[name][2], "rounds": summarise(args.root / name)} for name in RUNS}
+    results = {name: {"recipe": RUNS[name][0], "what": RUNS[name][2], "rounds": summarise(args.root / name)} for name in names}
     columns = [
         ("round", "round", "d"),
         ("minutes", "min", ".1f"),

@@ -103,14 +103,7 @@ class Learner:
         self.adapter_reference = AdapterReference(model) if is_lora(model) and config.kl_coef > 0 else None
         if reference is None and config.kl_coef > 0 and self.adapter_reference is None:
             self.reference = frozen_copy(model)
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(
-            trainable, lr=config.lr, betas=config.betas, eps=config.adam_eps, weight_decay=config.weight_decay
-        )
-        warmup = config.warmup_steps
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
-        )
+        self.optimizer, self.scheduler = optimizer_and_schedule(model, config)
 
     # -- batching -------------------------------------------------------------
     def micro_batches(self, samples: list[TurnSample]) -> list[list[TurnSample]]:
@@ -327,6 +320,22 @@ class Learner:
             self.adapter_reference.load_state_dict(state["adapter_reference"])
         if self.value is not None and "value" in state:
             self.value.load_state_dict(state["value"])
+
+
+def optimizer_and_schedule(
+    model: torch.nn.Module, config: LearnerSection
+) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW over the trainable parameters with the ``learner.*`` settings, and its linear warm-up.
+
+    Every learner (this one, ``sparring.preference.learner``) optimises the same way.
+    """
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        trainable, lr=config.lr, betas=config.betas, eps=config.adam_eps, weight_decay=config.weight_decay
+    )
+    warmup = config.warmup_steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
+    return optimizer, scheduler
 
 
 def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:

@@ -9,7 +9,8 @@ DNO's -- that is the current model at the round's start, so no second copy
 of the model is held. A fixed reference (the initial model) is a frozen copy.
 
 Micro-batches are scaled so that accumulating them gives the minibatch's mean
-loss gradient exactly, as in ``sparring.learner``.
+loss gradient exactly, as in ``sparring.learner``, whose AdamW and warm-up
+(``learner.*``) it shares.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 
 from sparring.config import LearnerSection
 from sparring.device import autocast
+from sparring.learner import optimizer_and_schedule
 from sparring.preference.losses import LOSSES, pair_losses, sppo_loss
 from sparring.prefix import token_logprobs
 
@@ -68,10 +70,7 @@ class PreferenceLearner:
         self.epochs = epochs
         self.device = torch.device(device)
         self.precision = precision
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(
-            trainable, lr=config.lr, betas=config.betas, eps=config.adam_eps, weight_decay=config.weight_decay
-        )
+        self.optimizer, self.scheduler = optimizer_and_schedule(model, config)
         self.updates = 0
 
     # -- log-probs --------------------------------------------------------------
@@ -150,6 +149,7 @@ class PreferenceLearner:
             self.optimizer.zero_grad(set_to_none=True)
             return None
         self.optimizer.step()
+        self.scheduler.step()
         self.updates += 1
         out = {"pref/loss": loss_value, "pref/grad_norm": grad_norm}
         terms = sums.pop("terms")
@@ -180,8 +180,9 @@ class PreferenceLearner:
         return metrics
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "updates": self.updates}
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
         self.updates = state["updates"]
