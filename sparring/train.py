@@ -32,28 +32,27 @@ import torch
 from rich.console import Console
 
 from sparring.advantages import RoleBaselines, drop_zero_advantage, estimate
-from sparring.checkpoint import CheckpointDir, RunDir, prepare_resume, save_checkpoint
-from sparring.config import TrainConfig, dump_config
+from sparring.checkpoint import CheckpointDir, RunDir, save_checkpoint
+from sparring.config import TrainConfig
 from sparring.device import autocast_dtype
 from sparring.distributed.ddp import DataParallel, Leader, data_parallel, follow, lead
 from sparring.distributed.dispatch import Rollout, generated_tokens, make_rollout
 from sparring.engines import Engine, load_tokenizer, loading_model, make_engine, resolve_model_path
 from sparring.engines.base import SamplingParams, while_learning
 from sparring.engines.hf import HFEngine
-from sparring.errors import UserError
 from sparring.evaluate.suite import before_after_table, default_opponents, eval_sampling, evaluate_game
 from sparring.games import make_game
 from sparring.league import League, StepPlan
 from sparring.learner import Learner, frozen_copy
 from sparring.lora import base_model_pointer, is_lora, load_adapter, save_adapter, save_model_dir, wrap
 from sparring.players.lm import LMPlayer
-from sparring.preflight import check_startable
 from sparring.replays import replay_record, write_replays
 from sparring.report import refresh_report
 from sparring.rollout import GameRecord
+from sparring.runloop import Steps
+from sparring.runloop import run as run_steps
 from sparring.samples import TurnSample, role_returns, turn_samples
 from sparring.seeding import load_rng_state, save_rng_state, step_seed
-from sparring.tracking import Trackers
 from sparring.value import ValueBaseline
 
 
@@ -346,55 +345,24 @@ def train(
         shutdown(t, parallel)
         return t
     console = console or Console(highlight=False)
-    run = RunDir(run_dir)
-    check_startable(config)  # model, device, packages, player specs: every problem before anything is written
-    if resume:
-        ckpt_step, ckpt = prepare_resume(run, warn=lambda msg: console.print(f"[yellow]warning:[/yellow] {msg}"))
-    elif run.path.exists() and any(run.path.iterdir()):
-        raise UserError(f"run directory {run.path} is not empty; resume it with --resume or choose another --run-dir")
-    saved = config  # the run's config.yaml keeps its own max_steps; --max-steps only sets how far this process goes
-    if max_steps is not None:
-        config = config.model_copy(update={"max_steps": max_steps})
-    t = build(config, run)  # before the run directory exists: a model that fails to load leaves nothing behind
-    if not resume:
-        run.create(exist_ok=True)
-        run.config_path.write_text(dump_config(saved))
-    if resume:
-        restore(t, ckpt)
-        console.print(f"resumed {run.path} from step {ckpt_step}")
-    trackers = Trackers(run, config.logging, config.name, config.model_dump(mode="json"))
-    started = time.perf_counter() - t.elapsed
-    last_saved = t.step if resume else -1
-    try:
-        if t.step == 0:
-            trackers.log({"step": 0, **evaluate(t)})
-            console.print(summary_line(0, config.max_steps, t.last_eval), soft_wrap=True)
-        while t.step < config.max_steps:
-            metrics, plan, records, samples = train_step(t)
-            t.elapsed = time.perf_counter() - started
-            out_of_time = config.max_minutes is not None and t.elapsed > config.max_minutes * 60
-            last = t.step >= config.max_steps or out_of_time
-            if (config.eval.every and t.step % config.eval.every == 0) or last:
-                metrics.update(evaluate(t))
-            save_replays(t, plan, records, samples)
-            trackers.log({"step": t.step, "time/elapsed": t.elapsed, **metrics})
-            console.print(summary_line(t.step, config.max_steps, metrics), soft_wrap=True)
-            if t.step % config.checkpoint.every == 0 or last:
-                save(t)
-                last_saved = t.step
-            if out_of_time:
-                console.print(f"time budget of {config.max_minutes} min reached at step {t.step}")
-                break
-    except KeyboardInterrupt:
-        if t.step > 0 and last_saved != t.step:
-            console.print("interrupted: saving a checkpoint of the last finished step (Ctrl-C again to abandon it)")
-            save(t)
-        refresh_report(run.path, console)
-        trackers.close()
-        raise UserError(f"interrupted at step {t.step}; continue with: sparring train --resume {run.path}") from None
-    finally:
-        shutdown(t, parallel)  # Ray workers, other learner ranks
-    trackers.close()
+    played: list = []  # the last step's plan, records and samples, for its replays
+
+    def step(t: Trainer) -> dict[str, float]:
+        nonlocal played
+        metrics, *played = train_step(t)
+        return metrics
+
+    pieces = Steps(
+        build,
+        restore,
+        step,
+        evaluate,
+        save,
+        summary_line,
+        after_evaluation=lambda t: save_replays(t, *played),
+        close=lambda t: shutdown(t, parallel),  # Ray workers, other learner ranks
+    )
+    t, run = run_steps(pieces, config, run_dir, resume, console, max_steps)
     first = next((m for m in run.read_metrics() if m["step"] == 0), None)
     if first is not None and t.last_eval:
         console.print(before_after_table(first, t.last_eval))

@@ -29,8 +29,8 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from sparring.checkpoint import CheckpointDir, RunDir, prepare_resume, save_checkpoint
-from sparring.config import TrainConfig, dump_config
+from sparring.checkpoint import CheckpointDir, RunDir, save_checkpoint
+from sparring.config import TrainConfig
 from sparring.device import autocast_dtype
 from sparring.engines.base import SamplingParams
 from sparring.engines.hf import HFEngine
@@ -45,8 +45,9 @@ from sparring.preference.registry import make_oracle
 from sparring.preference.tasks import Task, load_tasks, passes, write_pairs
 from sparring.prompts import encode_chat
 from sparring.report import refresh_report
+from sparring.runloop import Steps
+from sparring.runloop import run as run_steps
 from sparring.seeding import load_rng_state, save_rng_state, step_seed
-from sparring.tracking import Trackers
 from sparring.train import load_model
 
 
@@ -293,56 +294,10 @@ def train_rounds(
     config: TrainConfig, run_dir: Path, resume: bool = False, console: Console | None = None, max_steps: int | None = None
 ) -> Rounds:
     """Run (or resume) preference self-play in ``run_dir``; returns the state after the last round."""
-    from sparring.preflight import check_startable
-
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise UserError("preference rounds run in one process; launch sparring train without torchrun / accelerate launch")
     console = console or Console(highlight=False)
-    run = RunDir(run_dir)
-    check_startable(config)
-    if resume:
-        ckpt_step, ckpt = prepare_resume(run, warn=lambda msg: console.print(f"[yellow]warning:[/yellow] {msg}"))
-    elif run.path.exists() and any(run.path.iterdir()):
-        raise UserError(f"run directory {run.path} is not empty; resume it with --resume or choose another --run-dir")
-    saved = config
-    if max_steps is not None:
-        config = config.model_copy(update={"max_steps": max_steps})
-    r = build(config, run)
-    if not resume:
-        run.create(exist_ok=True)
-        run.config_path.write_text(dump_config(saved))
-    else:
-        restore(r, ckpt)
-        console.print(f"resumed {run.path} from round {ckpt_step}")
-    trackers = Trackers(run, config.logging, config.name, config.model_dump(mode="json"))
-    started = time.perf_counter() - r.elapsed
-    last_saved = r.step if resume else -1
-    try:
-        if r.step == 0:
-            trackers.log({"step": 0, **evaluate(r)})
-            console.print(summary_line(0, config.max_steps, r.last_eval), soft_wrap=True)
-        while r.step < config.max_steps:
-            metrics = round_step(r)
-            r.elapsed = time.perf_counter() - started
-            out_of_time = config.max_minutes is not None and r.elapsed > config.max_minutes * 60
-            last = r.step >= config.max_steps or out_of_time
-            if (config.eval.every and r.step % config.eval.every == 0) or last:
-                metrics.update(evaluate(r))
-            trackers.log({"step": r.step, "time/elapsed": r.elapsed, **metrics})
-            console.print(summary_line(r.step, config.max_steps, metrics), soft_wrap=True)
-            if r.step % config.checkpoint.every == 0 or last:
-                save(r)
-                last_saved = r.step
-            if out_of_time:
-                console.print(f"time budget of {config.max_minutes} min reached at round {r.step}")
-                break
-    except KeyboardInterrupt:
-        if r.step > 0 and last_saved != r.step:
-            console.print("interrupted: saving a checkpoint of the last finished round (Ctrl-C again to abandon it)")
-            save(r)
-        refresh_report(run.path, console)
-        trackers.close()
-        raise UserError(f"interrupted at round {r.step}; continue with: sparring train --resume {run.path}") from None
-    trackers.close()
+    pieces = Steps(build, restore, round_step, evaluate, save, summary_line, unit="round")
+    r, run = run_steps(pieces, config, run_dir, resume, console, max_steps)
     refresh_report(run.path, console)
     return r
