@@ -98,3 +98,19 @@ def test_what_preference_rounds_do_not_support_is_refused_in_one_line():
         load_config("sppo", ["engine.kind=vllm"])
     with pytest.raises(UserError, match="LoRA"):
         load_config("sppo", ["model.lora.r=8"])
+
+
+def test_rounds_walk_through_the_prompt_set_and_eva_adds_its_creators_choices():
+    from types import SimpleNamespace
+
+    from sparring.preference.rounds import deal
+
+    config = load_config("eva", ["preference.prompts_per_round=8", "preference.creator_share=0.5"])
+    r = SimpleNamespace(config=config, tasks=list(range(10)), step=0, evolved=[])
+    first = deal(r)
+    r.step, r.evolved = 1, [7, 7, 3, 1, 9]
+    second = deal(r)
+    assert len(first) == 4 and second[:4] == [7, 7, 3, 1] and len(second) == 8
+    assert not set(first) & set(second[4:])  # the pass moves on by 4 a round, whatever the creator chose
+    r.step, r.evolved = 2, []
+    assert sorted(first + second[4:] + deal(r)[:2]) == list(range(10))  # one pass covers every task once

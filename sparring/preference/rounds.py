@@ -67,6 +67,8 @@ class Rounds:
     judge: Oracle
     initial: Any | None = None
     """A frozen copy of the initial model, when the reference or the opponent is fixed there."""
+    initial_engine: HFEngine | None = None
+    """Samples the initial model's answers, when win rates are against it (``preference.opponent: initial``)."""
     step: int = 0
     elapsed: float = 0.0
     last_eval: dict[str, float] = field(default_factory=dict)
@@ -98,7 +100,10 @@ def build(config: TrainConfig, run: RunDir) -> Rounds:
         )
     fixed = pref.reference == "initial" or pref.opponent == "initial"
     initial = frozen_copy(model) if fixed else None
-    return Rounds(config, run, model, tokenizer, engine, learner, tasks, eval_tasks, oracle, judge, initial)
+    opponent = None
+    if pref.opponent == "initial":
+        opponent = HFEngine(initial, tokenizer=tokenizer, device=device, autocast=config.model.precision)
+    return Rounds(config, run, model, tokenizer, engine, learner, tasks, eval_tasks, oracle, judge, initial, opponent)
 
 
 def prompt_ids(r: Rounds, task: Task) -> list[int]:
@@ -130,18 +135,23 @@ def sample(
 
 
 def deal(r: Rounds) -> list[int]:
-    """This round's task indices: the next slice of a seeded shuffle of the set, fresh each pass (eva: plus evolved ones)."""
+    """This round's task indices: the next slice of a seeded shuffle of the set, fresh each pass.
+
+    eva: the creator's choices first (up to ``creator_share`` of the round), then a slice of
+    the pass of fixed size, so the pass moves on by the same amount every round.
+    """
     pref = r.config.preference
     n = len(r.tasks)
-    evolved = r.evolved[: int(pref.prompts_per_round * pref.creator_share)] if pref.algorithm == "eva" else []
-    want = pref.prompts_per_round - len(evolved)
-    start = r.step * want
+    share = int(pref.prompts_per_round * pref.creator_share) if pref.algorithm == "eva" else 0
+    want = pref.prompts_per_round - share
+    orders: dict[int, list[int]] = {}
     out = []
-    for pos in range(start, start + want):
-        order = list(range(n))
-        random.Random(step_seed(r.config.seed, pos // n, "prompts")).shuffle(order)
-        out.append(order[pos % n])
-    return evolved + out
+    for pos in range(r.step * want, (r.step + 1) * want):
+        if pos // n not in orders:
+            orders[pos // n] = list(range(n))
+            random.Random(step_seed(r.config.seed, pos // n, "prompts")).shuffle(orders[pos // n])
+        out.append(orders[pos // n][pos % n])
+    return r.evolved[:share] + out
 
 
 # ----------------------------------------------------------------------------- one round
@@ -155,11 +165,9 @@ def round_step(r: Rounds) -> dict[str, float]:
     sample_seconds = time.perf_counter() - started
     # 3. judge
     opponents = None
-    if pref.opponent == "initial":
-        fixed = HFEngine(r.initial, tokenizer=r.tokenizer, device=cfg.model.device, autocast=cfg.model.precision)
-        opponents = [
-            row.texts for row in sample(r, tasks, k, cfg.sampling.temperature, step_seed(cfg.seed, r.step, "opponent"), fixed)
-        ]
+    if r.initial_engine is not None:
+        seed = step_seed(cfg.seed, r.step, "opponent")
+        opponents = [row.texts for row in sample(r, tasks, k, cfg.sampling.temperature, seed, r.initial_engine)]
     needs_rates = pref.algorithm not in ("spin", "spar")
     rates = tg.win_rates(r.oracle, rows, opponents) if needs_rates else [[0.5] * k for _ in rows]
     # 4. targets
