@@ -89,6 +89,7 @@ def test_learner_loss_is_the_formula_on_summed_token_logprobs(tiny_model):
             assert loss.item() == pytest.approx(dno_loss(margin, T(item.targets[0]), 0.5).item(), rel=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")
 @pytest.mark.parametrize("loss", ["dpo", "sppo"])
 def test_micro_batches_accumulate_to_the_full_batch_gradient(tiny_model, loss):
     import copy

@@ -80,15 +80,15 @@ class Rounds:
 def build(config: TrainConfig, run: RunDir) -> Rounds:
     pref = config.preference
     assert pref is not None
-    torch.manual_seed(config.seed)
-    model, tokenizer = load_model(config)
     device = config.model.device
-    precision = autocast_dtype(device, config.model.precision)
-    engine = HFEngine(model, tokenizer=tokenizer, device=device, autocast=config.model.precision)
-    tasks = load_tasks(pref.prompts)
+    tasks = load_tasks(pref.prompts)  # data and oracles first: a bad file fails before the model loads
     eval_tasks = load_tasks(pref.eval_prompts, pref.eval_limit)
     oracle = make_oracle(pref.oracle, device)
     judge = oracle if pref.judge == pref.oracle else make_oracle(pref.judge, device)
+    torch.manual_seed(config.seed)
+    model, tokenizer = load_model(config)
+    precision = autocast_dtype(device, config.model.precision)
+    engine = HFEngine(model, tokenizer=tokenizer, device=device, autocast=config.model.precision)
     loss = pref.loss_name()
     if loss == "pg":
         learner: PreferenceLearner | Learner = Learner(
