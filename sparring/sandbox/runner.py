@@ -25,6 +25,7 @@ import json
 import os
 import resource
 import sys
+import sysconfig
 import traceback
 
 EXIT_RAISED, EXIT_MEMORY, EXIT_FORBIDDEN = 1, 3, 4
@@ -146,7 +147,8 @@ def main() -> None:
     os.close(null)
     workdir = os.path.realpath(config["workdir"])
     os.chdir(workdir)
-    readable = tuple(os.path.realpath(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
+    paths = sysconfig.get_paths()
+    readable = tuple(os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib"))  # what imports read, no more
     set_limits(config)
     write, exit_now, flush = os.write, os._exit, sys.stdout.flush
     if config["audit"]:
