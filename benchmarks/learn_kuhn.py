@@ -35,6 +35,8 @@ from sparring.players import make_player
 TRUST_REGION = ["learner.epochs=2", "learner.minibatches=4", "learner.lr=1e-4", "learner.micro_batch_size=64"]
 OBSERVATION = ["advantage.baseline=observation"]
 MAGNET = ["learner.kl_coef=0.1", "reference.update_every=0"]
+KUHN = [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "reference.update_every=20"]
+"""The ``kuhn`` recipe's update, on top of spiral-kuhn."""
 
 VARIANTS: dict[str, tuple[list[str], str]] = {
     "plain": ([], "SPIRAL's update: RAE (per-role EMA baseline), one epoch, lr 3e-4: the PPO ratio is always 1"),
@@ -59,6 +61,15 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
     "observation_sgdlike_mmd_strong": (
         [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "reference.update_every=20"],
         "per-observation baseline, AdamW epsilon 1e-4, KL 0.5 to a magnet moved every 20 steps",
+    ),
+    "kuhn_average": (
+        [*KUHN, "learner.average_weights=0.98"],
+        "the kuhn recipe's update (observation baseline, AdamW epsilon 1e-4, KL 0.5 to a magnet moved every "
+        "20 steps) with an EMA of the weights (decay 0.98, about the last 50 steps) scored as its own checkpoint",
+    ),
+    "kuhn_average_cosine": (
+        [*KUHN, "learner.average_weights=0.98", "learner.lr_decay=cosine", "max_steps=400"],
+        "the same, with the learning rate falling (cosine) to a tenth by step 400",
     ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
@@ -85,6 +96,9 @@ def curve(run_dir: Path, game_name: str) -> list[dict]:
             "latest": exploitability_of_table(game, tables[-1]).exploitability,
             "pool_average": exploitability_of_table(game, average_policy_table(game, tables)).exploitability,
         }
+        if (path / "average").is_dir():  # learner.average_weights: the weight average, one model of its own
+            averaged = policy_table(game, make_player(f"model:{path / 'average'}", game))
+            row["weight_average"] = exploitability_of_table(game, averaged).exploitability
         if game_name == "kuhn_poker":
             row["policy"] = kuhn_policy(tables[-1])
         rows.append(row)

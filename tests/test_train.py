@@ -134,8 +134,8 @@ def cli(*args: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "extra",
-    [[], ["advantage.baseline=value", "learner.minibatches=2"]],
-    ids=["spiral", "value-baseline-and-minibatches"],
+    [[], ["advantage.baseline=value", "learner.minibatches=2"], ["learner.average_weights=0.9", "learner.lr_decay=cosine"]],
+    ids=["spiral", "value-baseline-and-minibatches", "weight-average-and-lr-decay"],
 )
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, extra):
     """Also with the state a learned value head and seeded minibatch splits add to a checkpoint."""
@@ -159,6 +159,11 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, extra):
     final_resumed = weights(killed / "checkpoints" / "step-4" / "model")
     assert all(torch.equal(final_whole[k], final_resumed[k]) for k in final_whole)
     assert comparable(RunDir(whole).read_metrics()) == comparable(RunDir(killed).read_metrics())
+    if (whole / "checkpoints" / "step-4" / "average").is_dir():  # the weight average resumes exactly too
+        average_whole = weights(whole / "checkpoints" / "step-4" / "average")
+        average_resumed = weights(killed / "checkpoints" / "step-4" / "average")
+        assert all(torch.equal(average_whole[k], average_resumed[k]) for k in average_whole)
+        assert any(not torch.equal(average_whole[k], final_whole[k]) for k in average_whole)
 
 
 def test_corrupted_latest_checkpoint_falls_back_with_a_warning(tmp_path):
