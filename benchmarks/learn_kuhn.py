@@ -1,8 +1,9 @@
 """Learning benchmark: exact exploitability of poker self-play, update rules side by side from one start.
 
 Every variant trains the same base model on the same game with the same seed
-and wall-clock budget, ``--parallel`` runs at a time, each in its own process
-with one CPU thread (so each gets one core of this machine). Every ``--every``
+and CPU-time budget, ``--parallel`` runs at a time, each in its own process
+with one CPU thread (so a budget of N minutes is N minutes of one core,
+whatever else shares the machine; the tables' minutes are CPU minutes). Every ``--every``
 steps a checkpoint is kept; afterwards each checkpoint's policy is read
 exactly (the model's probability of each legal answer at every information
 state) and scored with OpenSpiel, for
@@ -25,7 +26,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import budget_overrides, chosen_variants, line_chart, machine, read_metrics, run_variants, table, write_json
+from common import budget_overrides, chosen_variants, cpu_minutes, line_chart, machine, run_variants, table, write_json
 
 from sparring.checkpoint import RunDir, list_checkpoints
 from sparring.evaluate.exploitability import average_policy_table, exploitability_of_table, policy_table
@@ -85,14 +86,14 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
 
 def curve(run_dir: Path, game_name: str) -> list[dict]:
     game = make_game(game_name)
-    elapsed = {m["step"]: m.get("time/elapsed", 0.0) for m in read_metrics(run_dir)}
+    minutes = cpu_minutes(run_dir)
     tables, rows = [], []
     for step, path in list_checkpoints(RunDir(run_dir)):
         player = make_player(f"model:{path / 'model'}", game)
         tables.append(policy_table(game, player))
         row = {
             "step": step,
-            "minutes": elapsed.get(step, 0.0) / 60,
+            "minutes": minutes.get(step, 0.0),
             "latest": exploitability_of_table(game, tables[-1]).exploitability,
             "pool_average": exploitability_of_table(game, average_policy_table(game, tables)).exploitability,
         }
@@ -119,7 +120,7 @@ def main() -> None:
     parser.add_argument("--game", default="kuhn_poker", choices=["kuhn_poker", "leduc_poker"])
     parser.add_argument("--recipe", default=None, help="base recipe (default: spiral-kuhn, or spiral-kuhn with the game swapped)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget per run (one thread each)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="CPU-minute budget per run (one thread each)")
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
     parser.add_argument("--every", type=int, default=10, help="steps between kept checkpoints")
     parser.add_argument("--seed", type=int, default=0)

@@ -258,6 +258,10 @@ class TrainConfig(Section):
     max_steps: int = Field(100, ge=1)
     max_minutes: float | None = Field(None, gt=0)
     """Optional wall-clock budget; training stops (and checkpoints) at the first step past it."""
+    max_cpu_minutes: float | None = Field(None, gt=0)
+    """Optional budget in CPU time of the training process (all its threads; not Ray workers' or other
+    ranks'); training stops at the first step past it. On a machine shared with other work it means the
+    same as on an idle one, where wall-clock minutes do not: the learning benchmarks use it."""
     model: ModelSection = Field(default_factory=ModelSection)
     engine: EngineSection = Field(default_factory=EngineSection)
     distributed: DistributedSection = Field(default_factory=DistributedSection)

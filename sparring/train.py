@@ -77,6 +77,8 @@ class Trainer:
     step: int = 0
     elapsed: float = 0.0
     """Training seconds before this process (restored on resume)."""
+    cpu_elapsed: float = 0.0
+    """Training CPU seconds (this process, all threads), restored on resume like ``elapsed``."""
     last_eval: dict[str, float] = field(default_factory=dict)
     ahead: StepPlan | None = None
     """The next step's deal, already sent to play (``distributed.overlap``)."""
@@ -266,6 +268,7 @@ def save(t: Trainer) -> Path:
         state = {
             "step": t.step,
             "elapsed": t.elapsed,
+            "cpu_elapsed": t.cpu_elapsed,
             "baselines": t.baselines.state_dict(),
             "league": t.league.state_dict(),
             "last_eval": t.last_eval,
@@ -295,6 +298,7 @@ def restore(t: Trainer, path: Path) -> None:
     t.engine.rng.set_state(rng["engine"])
     state = json.loads(ckpt.state_path.read_text())
     t.step, t.elapsed, t.last_eval = state["step"], state["elapsed"], state.get("last_eval", {})
+    t.cpu_elapsed = state.get("cpu_elapsed", 0.0)
     t.baselines.load_state_dict(state["baselines"])
     t.league.load_state_dict(state["league"])
 
@@ -355,6 +359,15 @@ def summary_line(step: int, total: int, m: dict[str, float]) -> str:
     return " | ".join(parts)
 
 
+def out_of_budget(config: TrainConfig, t: Trainer) -> str:
+    """Which time budget the run has used up ("" if none)."""
+    if config.max_minutes is not None and t.elapsed > config.max_minutes * 60:
+        return f"time budget of {config.max_minutes} min"
+    if config.max_cpu_minutes is not None and t.cpu_elapsed > config.max_cpu_minutes * 60:
+        return f"CPU budget of {config.max_cpu_minutes} min"
+    return ""
+
+
 def train(
     config: TrainConfig, run_dir: Path, resume: bool = False, console: Console | None = None, max_steps: int | None = None
 ) -> Trainer:
@@ -384,6 +397,7 @@ def train(
         console.print(f"resumed {run.path} from step {ckpt_step}")
     trackers = Trackers(run, config.logging, config.name, config.model_dump(mode="json"))
     started = time.perf_counter() - t.elapsed
+    cpu_started = time.process_time() - t.cpu_elapsed
     last_saved = t.step if resume else -1
     try:
         if t.step == 0:
@@ -392,18 +406,19 @@ def train(
         while t.step < config.max_steps:
             metrics, plan, records, samples = train_step(t)
             t.elapsed = time.perf_counter() - started
-            out_of_time = config.max_minutes is not None and t.elapsed > config.max_minutes * 60
-            last = t.step >= config.max_steps or out_of_time
+            t.cpu_elapsed = time.process_time() - cpu_started
+            out_of_time = out_of_budget(config, t)
+            last = t.step >= config.max_steps or bool(out_of_time)
             if (config.eval.every and t.step % config.eval.every == 0) or last:
                 metrics.update(evaluate(t))
             save_replays(t, plan, records, samples)
-            trackers.log({"step": t.step, "time/elapsed": t.elapsed, **metrics})
+            trackers.log({"step": t.step, "time/elapsed": t.elapsed, "time/cpu_seconds": t.cpu_elapsed, **metrics})
             console.print(summary_line(t.step, config.max_steps, metrics), soft_wrap=True)
             if t.step % config.checkpoint.every == 0 or last:
                 save(t)
                 last_saved = t.step
             if out_of_time:
-                console.print(f"time budget of {config.max_minutes} min reached at step {t.step}")
+                console.print(f"{out_of_time} reached at step {t.step}")
                 break
     except KeyboardInterrupt:
         if t.step > 0 and last_saved != t.step:

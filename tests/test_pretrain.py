@@ -77,7 +77,8 @@ def test_distill_phase_runs_its_steps_and_bad_specs_are_one_line_errors(tmp_path
     assert info["distill"]["replayed_batches"] == 4  # none after the one solo step, two after each of the others
     assert parse_distill("kuhn_poker=600, leduc_poker=300") == {"kuhn_poker": 600, "leduc_poker": 300}
     assert parse_distill("none") == {}
-    for bad in ("kuhn_poker", "kuhn_poker=x", "tic_tac_toe=5", "nope=3"):
+    assert parse_distill("tic_tac_toe=5") == {"tic_tac_toe": 5}  # every position can be listed
+    for bad in ("kuhn_poker", "kuhn_poker=x", "connect_four=5", "nope=3"):
         with pytest.raises(UserError):
             parse_distill(bad)
 
@@ -111,3 +112,14 @@ def test_distilling_kuhn_moves_the_model_to_a_new_card_dependence(tmp_path, monk
     pretrain(tmp_path / "m", config, progress=False)
     bet = kuhn_bet_first(tmp_path / "m")
     assert bet[0] - bet[2] > 0.15, bet
+
+
+def test_decision_states_list_each_position_or_information_state_once():
+    """Kuhn's 12 information states (OpenSpiel's enumeration) and tic-tac-toe's 4,520 positions with a move to
+    make: walked by position, not by move history (294,778 histories)."""
+    from sparring.games import make_game
+    from sparring.pretrain import decision_states
+
+    assert len(decision_states(make_game("kuhn_poker").pyspiel_game, perfect_information=False)) == 12
+    positions = decision_states(make_game("tic_tac_toe").pyspiel_game, perfect_information=True)
+    assert len(positions) == 4520 == len({str(p) for p in positions})

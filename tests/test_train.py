@@ -63,6 +63,18 @@ def test_a_few_steps_change_the_weights_and_write_the_run_dir(tmp_path):
     assert t.step == 2
 
 
+def test_a_cpu_budget_stops_the_run_at_the_first_step_past_it_and_says_so(tmp_path):
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    config = load_config("spiral-kuhn", [*FAST, "max_steps=50", "max_cpu_minutes=0.0001"])
+    t = train(config, tmp_path / "run", console=console)
+    assert t.step == 1 and "CPU budget of 0.0001 min reached at step 1" in console.export_text()
+    metrics = RunDir(tmp_path / "run").read_metrics()
+    state = json.loads((tmp_path / "run" / "checkpoints" / "step-1" / "state.json").read_text())
+    assert metrics[-1]["time/cpu_seconds"] > 0 and state["cpu_elapsed"] == metrics[-1]["time/cpu_seconds"]  # resumes from it
+
+
 def test_multi_game_fixed_opponent_and_pool(tmp_path):
     multi = load_config("spiral-multi", [*FAST, "max_steps=1", "rollout.games_per_step=6"])
     metrics = RunDir(train(multi, tmp_path / "multi", console=quiet()).run.path).read_metrics()[-1]
