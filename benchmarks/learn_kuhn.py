@@ -69,8 +69,8 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         "20 steps) with an EMA of the weights (decay 0.98, about the last 50 steps) scored as its own checkpoint",
     ),
     "kuhn_average_cosine": (
-        [*KUHN, "learner.average_weights=0.98", "learner.lr_decay=cosine", "max_steps=400"],
-        "the same, with the learning rate falling (cosine) to a tenth by step 400",
+        [*KUHN, "learner.average_weights=0.98", "learner.lr_decay=cosine", "max_steps=500"],
+        "the same, with the learning rate falling (cosine) to a tenth by step 500",
     ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
