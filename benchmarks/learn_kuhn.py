@@ -29,7 +29,7 @@ from pathlib import Path
 from common import budget_overrides, chosen_variants, cpu_minutes, line_chart, machine, run_variants, table, write_json
 
 from sparring.checkpoint import RunDir, list_checkpoints
-from sparring.evaluate.exploitability import average_policy_table, exploitability_of_table, policy_table
+from sparring.evaluate.exploitability import average_policy_table, exploitability_of_table, kuhn_policy, policy_table
 from sparring.games import make_game
 from sparring.players import make_player
 
@@ -104,15 +104,6 @@ def curve(run_dir: Path, game_name: str) -> list[dict]:
             row["policy"] = kuhn_policy(tables[-1])
         rows.append(row)
     return rows
-
-
-def kuhn_policy(tab) -> dict[str, list[float]]:
-    """P(bet or call) per card J, Q, K at the four kinds of Kuhn decision: does the policy read its card?"""
-    kinds = {"bet_first": "", "bet_after_check": "p", "call_bet": "b", "call_after_check_bet": "pb"}
-    return {
-        kind: [round(float(tab.action_probability_array[tab.state_lookup[card + suffix]][1]), 3) for card in "012"]
-        for kind, suffix in kinds.items()
-    }
 
 
 def main() -> None:

@@ -85,13 +85,12 @@ def test_distill_phase_runs_its_steps_and_bad_specs_are_one_line_errors(tmp_path
 
 def kuhn_bet_first(model_dir) -> list[float]:
     """P(bet) of a model first to act in Kuhn, with J, Q and K."""
-    from sparring.evaluate.exploitability import policy_table
+    from sparring.evaluate.exploitability import kuhn_policy, policy_table
     from sparring.games import make_game
     from sparring.players import make_player
 
     game = make_game("kuhn_poker")
-    table = policy_table(game, make_player(f"model:{model_dir}", game))
-    return [float(table.action_probability_array[table.state_lookup[card]][1]) for card in "012"]
+    return kuhn_policy(policy_table(game, make_player(f"model:{model_dir}", game)))["bet_first"]
 
 
 def test_the_bundled_model_reads_its_card():
