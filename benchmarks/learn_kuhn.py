@@ -1,8 +1,9 @@
 """Learning benchmark: exact exploitability of poker self-play, update rules side by side from one start.
 
 Every variant trains the same base model on the same game with the same seed
-and wall-clock budget, ``--parallel`` runs at a time, each in its own process
-with one CPU thread (so each gets one core of this machine). Every ``--every``
+and CPU-time budget, ``--parallel`` runs at a time, each in its own process
+with one CPU thread (so a budget of N minutes is N minutes of one core,
+whatever else shares the machine; the tables' minutes are CPU minutes). Every ``--every``
 steps a checkpoint is kept; afterwards each checkpoint's policy is read
 exactly (the model's probability of each legal answer at every information
 state) and scored with OpenSpiel, for
@@ -25,16 +26,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import budget_overrides, chosen_variants, line_chart, machine, read_metrics, run_variants, table, write_json
+from common import budget_overrides, chosen_variants, cpu_minutes, line_chart, machine, run_variants, table, write_json
 
 from sparring.checkpoint import RunDir, list_checkpoints
-from sparring.evaluate.exploitability import average_policy_table, exploitability_of_table, policy_table
+from sparring.evaluate.exploitability import average_policy_table, exploitability_of_table, kuhn_policy, policy_table
 from sparring.games import make_game
 from sparring.players import make_player
 
 TRUST_REGION = ["learner.epochs=2", "learner.minibatches=4", "learner.lr=1e-4", "learner.micro_batch_size=64"]
 OBSERVATION = ["advantage.baseline=observation"]
 MAGNET = ["learner.kl_coef=0.1", "reference.update_every=0"]
+KUHN = [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "reference.update_every=20"]
+"""The ``kuhn`` recipe's update, on top of spiral-kuhn."""
 
 VARIANTS: dict[str, tuple[list[str], str]] = {
     "plain": ([], "SPIRAL's update: RAE (per-role EMA baseline), one epoch, lr 3e-4: the PPO ratio is always 1"),
@@ -60,6 +63,15 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "reference.update_every=20"],
         "per-observation baseline, AdamW epsilon 1e-4, KL 0.5 to a magnet moved every 20 steps",
     ),
+    "kuhn_average": (
+        [*KUHN, "learner.average_weights=0.98"],
+        "the kuhn recipe's update (observation baseline, AdamW epsilon 1e-4, KL 0.5 to a magnet moved every "
+        "20 steps) with an EMA of the weights (decay 0.98, about the last 50 steps) scored as its own checkpoint",
+    ),
+    "kuhn_average_cosine": (
+        [*KUHN, "learner.average_weights=0.98", "learner.lr_decay=cosine", "max_steps=500"],
+        "the same, with the learning rate falling (cosine) to a tenth by step 500",
+    ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,
@@ -74,30 +86,24 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
 
 def curve(run_dir: Path, game_name: str) -> list[dict]:
     game = make_game(game_name)
-    elapsed = {m["step"]: m.get("time/elapsed", 0.0) for m in read_metrics(run_dir)}
+    minutes = cpu_minutes(run_dir)
     tables, rows = [], []
     for step, path in list_checkpoints(RunDir(run_dir)):
         player = make_player(f"model:{path / 'model'}", game)
         tables.append(policy_table(game, player))
         row = {
             "step": step,
-            "minutes": elapsed.get(step, 0.0) / 60,
+            "minutes": minutes.get(step, 0.0),
             "latest": exploitability_of_table(game, tables[-1]).exploitability,
             "pool_average": exploitability_of_table(game, average_policy_table(game, tables)).exploitability,
         }
+        if (path / "average").is_dir():  # learner.average_weights: the weight average, one model of its own
+            averaged = policy_table(game, make_player(f"model:{path / 'average'}", game))
+            row["weight_average"] = exploitability_of_table(game, averaged).exploitability
         if game_name == "kuhn_poker":
             row["policy"] = kuhn_policy(tables[-1])
         rows.append(row)
     return rows
-
-
-def kuhn_policy(tab) -> dict[str, list[float]]:
-    """P(bet or call) per card J, Q, K at the four kinds of Kuhn decision: does the policy read its card?"""
-    kinds = {"bet_first": "", "bet_after_check": "p", "call_bet": "b", "call_after_check_bet": "pb"}
-    return {
-        kind: [round(float(tab.action_probability_array[tab.state_lookup[card + suffix]][1]), 3) for card in "012"]
-        for kind, suffix in kinds.items()
-    }
 
 
 def main() -> None:
@@ -105,7 +111,7 @@ def main() -> None:
     parser.add_argument("--game", default="kuhn_poker", choices=["kuhn_poker", "leduc_poker"])
     parser.add_argument("--recipe", default=None, help="base recipe (default: spiral-kuhn, or spiral-kuhn with the game swapped)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget per run (one thread each)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="CPU-minute budget per run (one thread each)")
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
     parser.add_argument("--every", type=int, default=10, help="steps between kept checkpoints")
     parser.add_argument("--seed", type=int, default=0)

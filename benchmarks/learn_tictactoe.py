@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import budget_overrides, chosen_variants, line_chart, machine, read_metrics, run_variants, table, write_json
+from common import budget_overrides, chosen_variants, cpu_minutes, line_chart, machine, run_variants, table, write_json
 
 from sparring.checkpoint import RunDir, list_checkpoints
 from sparring.evaluate.suite import evaluate_game
@@ -47,7 +47,7 @@ def evaluate_checkpoint(path: Path, games: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget per run (one thread each)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="CPU-minute budget per run (one thread each)")
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--every", type=int, default=40, help="steps between kept (and evaluated) checkpoints")
     parser.add_argument("--games", type=int, default=200, help="greedy games per seat vs minimax")
@@ -62,10 +62,10 @@ def main() -> None:
     run_variants({n: (VARIANTS[n][0], VARIANTS[n][1]) for n in names}, common, root, args.parallel)
     curves: dict[str, list[dict]] = {}
     for name in names:
-        elapsed = {m["step"]: m.get("time/elapsed", 0.0) for m in read_metrics(root / name)}
+        minutes = cpu_minutes(root / name)
         curves[name] = []
         for step, path in list_checkpoints(RunDir(root / name)):
-            row = {"step": step, "minutes": elapsed.get(step, 0.0) / 60, **evaluate_checkpoint(path, args.games)}
+            row = {"step": step, "minutes": minutes.get(step, 0.0), **evaluate_checkpoint(path, args.games)}
             curves[name].append(row)
             print(name, {k: v for k, v in row.items() if not k.endswith("_ci")}, flush=True)
     columns = [

@@ -77,6 +77,8 @@ class Trainer:
     step: int = 0
     elapsed: float = 0.0
     """Training seconds before this process (restored on resume)."""
+    cpu_elapsed: float = 0.0
+    """Training CPU seconds (this process, all threads), restored on resume like ``elapsed``."""
     last_eval: dict[str, float] = field(default_factory=dict)
     ahead: StepPlan | None = None
     """The next step's deal, already sent to play (``distributed.overlap``)."""
@@ -93,7 +95,9 @@ def load_model(config: TrainConfig) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def build(config: TrainConfig, run: RunDir) -> Trainer:
+def build(config: TrainConfig, run: RunDir, schedule_steps: int | None = None) -> Trainer:
+    """The run's objects; ``schedule_steps``: the run's own ``max_steps`` (the learning-rate decay's horizon),
+    when this process was told to stop earlier."""
     torch.manual_seed(config.seed)
     model, tokenizer = load_model(config)
     if config.model.lora is not None:  # train adapters only; the engine below shares the adapted module
@@ -120,6 +124,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
         reference,
         parallel=parallel,
         rollout_engine=config.engine.kind,  # vLLM's log-probs are re-scored by the learner (learner.recompute_old_logprobs)
+        total_steps=schedule_steps or config.max_steps,
     )
     if config.advantage.baseline == "value":
         learner.value = ValueBaseline(model, engine.pad_id, device)
@@ -237,6 +242,12 @@ def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> di
         opponents = section.eval_opponents or default_opponents(spec)
         result = evaluate_game(game, spec, player, opponents, games or cfg.eval.games, cfg.eval.exploitability, progress=progress)
         metrics.update(result.metrics())
+        if t.learner.average is not None and cfg.eval.exploitability:  # the one model that averaging ships
+            engine = HFEngine(t.learner.average, t.tokenizer, cfg.model.device, cfg.model.precision)
+            averaged = LMPlayer(engine, game, t.policy.prompt, sampling, name="average")
+            exact = evaluate_game(game, spec, averaged, [], 0, with_exploitability=True).exploitability
+            if exact is not None:
+                metrics[f"eval/{spec}/average_exploitability"] = exact
     t.last_eval = metrics
     return metrics
 
@@ -249,11 +260,15 @@ def save(t: Trainer) -> Path:
         else:
             t.model.save_pretrained(ckpt.model_dir, safe_serialization=True)
             t.tokenizer.save_pretrained(ckpt.model_dir)
+        if t.learner.average is not None:
+            t.learner.average.save_pretrained(ckpt.average_dir, safe_serialization=True)
+            t.tokenizer.save_pretrained(ckpt.average_dir)
         torch.save(t.learner.state_dict(), ckpt.learner_path)
         torch.save({"global": save_rng_state(), "engine": t.engine.rng.get_state()}, ckpt.rng_path)
         state = {
             "step": t.step,
             "elapsed": t.elapsed,
+            "cpu_elapsed": t.cpu_elapsed,
             "baselines": t.baselines.state_dict(),
             "league": t.league.state_dict(),
             "last_eval": t.last_eval,
@@ -267,14 +282,15 @@ def save(t: Trainer) -> Path:
 
 
 def restore(t: Trainer, path: Path) -> None:
-    from safetensors.torch import load_file
-
     ckpt = CheckpointDir(path)
     if ckpt.adapter_dir.is_dir():
         load_adapter(t.model, ckpt.adapter_dir)
     else:
-        weights = {k: v for f in sorted(ckpt.model_dir.glob("*.safetensors")) for k, v in load_file(f).items()}
-        t.model.load_state_dict(weights, strict=False)
+        t.model.load_state_dict(read_weights(ckpt.model_dir), strict=False)
+    if t.learner.average is not None:
+        if not ckpt.average_dir.is_dir():
+            raise UserError(f"{path} has no average/ to resume learner.average_weights from (was it switched on later?)")
+        t.learner.average.load_state_dict(read_weights(ckpt.average_dir), strict=False)
     t.engine.after_learning(t.model)  # an engine with its own copy of the weights loads the restored ones
     t.learner.load_state_dict(torch.load(ckpt.learner_path, weights_only=False))
     rng = torch.load(ckpt.rng_path, weights_only=False)
@@ -282,8 +298,16 @@ def restore(t: Trainer, path: Path) -> None:
     t.engine.rng.set_state(rng["engine"])
     state = json.loads(ckpt.state_path.read_text())
     t.step, t.elapsed, t.last_eval = state["step"], state["elapsed"], state.get("last_eval", {})
+    t.cpu_elapsed = state.get("cpu_elapsed", 0.0)
     t.baselines.load_state_dict(state["baselines"])
     t.league.load_state_dict(state["league"])
+
+
+def read_weights(directory: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a Hugging Face model directory's safetensors files."""
+    from safetensors.torch import load_file
+
+    return {k: v for f in sorted(directory.glob("*.safetensors")) for k, v in load_file(f).items()}
 
 
 def save_replays(t: Trainer, plan: StepPlan, records: list[GameRecord], samples: list[TurnSample]) -> None:
@@ -335,6 +359,15 @@ def summary_line(step: int, total: int, m: dict[str, float]) -> str:
     return " | ".join(parts)
 
 
+def out_of_budget(config: TrainConfig, t: Trainer) -> str:
+    """Which time budget the run has used up ("" if none)."""
+    if config.max_minutes is not None and t.elapsed > config.max_minutes * 60:
+        return f"time budget of {config.max_minutes} min"
+    if config.max_cpu_minutes is not None and t.cpu_elapsed > config.max_cpu_minutes * 60:
+        return f"CPU budget of {config.max_cpu_minutes} min"
+    return ""
+
+
 def train(
     config: TrainConfig, run_dir: Path, resume: bool = False, console: Console | None = None, max_steps: int | None = None
 ) -> Trainer:
@@ -355,7 +388,7 @@ def train(
     saved = config  # the run's config.yaml keeps its own max_steps; --max-steps only sets how far this process goes
     if max_steps is not None:
         config = config.model_copy(update={"max_steps": max_steps})
-    t = build(config, run)  # before the run directory exists: a model that fails to load leaves nothing behind
+    t = build(config, run, saved.max_steps)  # before the run directory exists: a model that fails to load leaves nothing behind
     if not resume:
         run.create(exist_ok=True)
         run.config_path.write_text(dump_config(saved))
@@ -364,6 +397,7 @@ def train(
         console.print(f"resumed {run.path} from step {ckpt_step}")
     trackers = Trackers(run, config.logging, config.name, config.model_dump(mode="json"))
     started = time.perf_counter() - t.elapsed
+    cpu_started = time.process_time() - t.cpu_elapsed
     last_saved = t.step if resume else -1
     try:
         if t.step == 0:
@@ -372,18 +406,19 @@ def train(
         while t.step < config.max_steps:
             metrics, plan, records, samples = train_step(t)
             t.elapsed = time.perf_counter() - started
-            out_of_time = config.max_minutes is not None and t.elapsed > config.max_minutes * 60
-            last = t.step >= config.max_steps or out_of_time
+            t.cpu_elapsed = time.process_time() - cpu_started
+            out_of_time = out_of_budget(config, t)
+            last = t.step >= config.max_steps or bool(out_of_time)
             if (config.eval.every and t.step % config.eval.every == 0) or last:
                 metrics.update(evaluate(t))
             save_replays(t, plan, records, samples)
-            trackers.log({"step": t.step, "time/elapsed": t.elapsed, **metrics})
+            trackers.log({"step": t.step, "time/elapsed": t.elapsed, "time/cpu_seconds": t.cpu_elapsed, **metrics})
             console.print(summary_line(t.step, config.max_steps, metrics), soft_wrap=True)
             if t.step % config.checkpoint.every == 0 or last:
                 save(t)
                 last_saved = t.step
             if out_of_time:
-                console.print(f"time budget of {config.max_minutes} min reached at step {t.step}")
+                console.print(f"{out_of_time} reached at step {t.step}")
                 break
     except KeyboardInterrupt:
         if t.step > 0 and last_saved != t.step:
