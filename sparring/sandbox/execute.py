@@ -72,6 +72,9 @@ class RunResult:
 def run_python(source: str, limits: Limits = Limits(), isolation: Isolation = "auto") -> RunResult:
     """Run ``source`` as a Python program in the sandbox; never raises for anything the program does."""
     layer = choose(isolation, limits.tmp_bytes)
+    encoded = source.encode("utf-8", "surrogatepass")
+    if len(encoded) > limits.max_source_bytes:  # refused before a process starts (the runner checks again)
+        return RunResult(False, "crashed", "", f"program too long ({len(encoded)} bytes)", 0.0, layer.name)
     host_dir = None
     if layer.workdir is None:  # rlimits: an empty host directory of its own, handed to the sandbox user
         host_dir = tempfile.mkdtemp(prefix="sparring-sandbox-")
@@ -103,7 +106,7 @@ def run_python(source: str, limits: Limits = Limits(), isolation: Isolation = "a
             **popen_user(layer),
         )
         try:
-            out, err, why = _communicate(proc, source.encode("utf-8", "surrogatepass"), limits)
+            out, err, why = _communicate(proc, encoded, limits)
         finally:
             _kill_group(proc)
         seconds = time.monotonic() - started
