@@ -202,7 +202,14 @@ def load_pretrain_config(path: Path) -> PretrainConfig:
     unknown = sorted(set(data) - known)
     if unknown:
         raise UserError(f"--config {path}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return PretrainConfig(**data)
+    from pydantic import TypeAdapter, ValidationError
+
+    try:  # the dataclass's type hints, checked: "lr: fast" or "distill: [kuhn_poker]" is a line, not a crash later
+        return TypeAdapter(PretrainConfig).validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UserError(f"--config {path}: {where}: {first['msg']} (got {first.get('input')!r})") from None
 
 
 def parse_distill(text: str) -> dict[str, int]:

@@ -122,3 +122,21 @@ def test_decision_states_list_each_position_or_information_state_once():
     assert len(decision_states(make_game("kuhn_poker").pyspiel_game, perfect_information=False)) == 12
     positions = decision_states(make_game("tic_tac_toe").pyspiel_game, perfect_information=True)
     assert len(positions) == 4520 == len({str(p) for p in positions})
+
+
+def test_pretrain_config_files_are_checked_field_by_field(tmp_path):
+    """Every shipped stage file reads back; a typo or a wrong type is a one-line error naming the field."""
+    from sparring.pretrain import BUNDLED_DIR, load_pretrain_config
+
+    stages = sorted((BUNDLED_DIR / "stages").glob("*.yaml"))
+    assert stages and all(load_pretrain_config(p).batch_size == 32 for p in stages)
+    bad = tmp_path / "bad.yaml"
+    for text, message in [
+        ("lr: fast\n", "lr"),
+        ("distill: [kuhn_poker]\n", "distill"),
+        ("lr_typo: 0.1\n", "unknown field(s) lr_typo"),
+        ("- not a mapping\n", "expected a mapping"),
+    ]:
+        bad.write_text(text)
+        with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            load_pretrain_config(bad)
