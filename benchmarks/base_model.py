@@ -16,9 +16,8 @@ import argparse
 from pathlib import Path
 
 from common import machine, table, write_json
-from learn_kuhn import kuhn_policy
 
-from sparring.evaluate.exploitability import exploitability_of_table, policy_table
+from sparring.evaluate.exploitability import exploitability_of_table, kuhn_policy, policy_table
 from sparring.evaluate.suite import evaluate_game
 from sparring.games import make_game
 from sparring.players import make_player

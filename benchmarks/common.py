@@ -39,10 +39,11 @@ def chosen_variants(spec: str, known: dict[str, Any], root: Path) -> list[str]:
 
 
 def budget_overrides(minutes: float, every: int, seed: int) -> list[str]:
-    """A run bounded by wall-clock minutes that keeps every ``every``-th checkpoint and evaluates only
-    afterwards (in-run evaluation would eat the budget): what every learning benchmark's runs share."""
+    """A run bounded by CPU minutes of its process (one thread: a core's minutes, the same whether or not
+    other work shares the machine) that keeps every ``every``-th checkpoint and evaluates only afterwards
+    (in-run evaluation would eat the budget): what every learning benchmark's runs share."""
     return [
-        f"max_minutes={minutes}",
+        f"max_cpu_minutes={minutes}",
         "max_steps=100000",
         f"checkpoint.every={every}",
         "checkpoint.keep_last=null",
@@ -77,6 +78,12 @@ def wait_all(procs: list[subprocess.Popen]) -> None:
     for p in procs:
         if p.wait() != 0:
             raise SystemExit(f"a training run failed (exit {p.returncode}); see its log")
+
+
+def cpu_minutes(run_dir: Path) -> dict[int, float]:
+    """Each logged step's CPU minutes of the training process (wall-clock minutes for runs logged before
+    ``time/cpu_seconds`` existed)."""
+    return {m["step"]: m.get("time/cpu_seconds", m.get("time/elapsed", 0.0)) / 60 for m in read_metrics(run_dir)}
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

@@ -1,8 +1,9 @@
 """Learning benchmark: exact exploitability of poker self-play, update rules side by side from one start.
 
 Every variant trains the same base model on the same game with the same seed
-and wall-clock budget, ``--parallel`` runs at a time, each in its own process
-with one CPU thread (so each gets one core of this machine). Every ``--every``
+and CPU-time budget, ``--parallel`` runs at a time, each in its own process
+with one CPU thread (so a budget of N minutes is N minutes of one core,
+whatever else shares the machine; the tables' minutes are CPU minutes). Every ``--every``
 steps a checkpoint is kept; afterwards each checkpoint's policy is read
 exactly (the model's probability of each legal answer at every information
 state) and scored with OpenSpiel, for
@@ -23,18 +24,23 @@ update, the best variant and the plain run's pool mixture.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from common import budget_overrides, chosen_variants, line_chart, machine, read_metrics, run_variants, table, write_json
+from common import budget_overrides, chosen_variants, cpu_minutes, line_chart, machine, run_variants, table, write_json
 
 from sparring.checkpoint import RunDir, list_checkpoints
-from sparring.evaluate.exploitability import average_policy_table, exploitability_of_table, policy_table
+from sparring.config import load_run_config
+from sparring.engines.paths import resolve_model_path
+from sparring.evaluate.exploitability import average_policy_table, exploitability_of_table, kuhn_policy, policy_table
 from sparring.games import make_game
 from sparring.players import make_player
 
 TRUST_REGION = ["learner.epochs=2", "learner.minibatches=4", "learner.lr=1e-4", "learner.micro_batch_size=64"]
 OBSERVATION = ["advantage.baseline=observation"]
 MAGNET = ["learner.kl_coef=0.1", "reference.update_every=0"]
+KUHN = [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "reference.update_every=20"]
+"""The ``kuhn`` recipe's update, on top of spiral-kuhn."""
 
 VARIANTS: dict[str, tuple[list[str], str]] = {
     "plain": ([], "SPIRAL's update: RAE (per-role EMA baseline), one epoch, lr 3e-4: the PPO ratio is always 1"),
@@ -60,6 +66,15 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "reference.update_every=20"],
         "per-observation baseline, AdamW epsilon 1e-4, KL 0.5 to a magnet moved every 20 steps",
     ),
+    "kuhn_average": (
+        [*KUHN, "learner.average_weights=0.98"],
+        "the kuhn recipe's update (observation baseline, AdamW epsilon 1e-4, KL 0.5 to a magnet moved every "
+        "20 steps) with an EMA of the weights (decay 0.98, about the last 50 steps) scored as its own checkpoint",
+    ),
+    "kuhn_average_cosine": (
+        [*KUHN, "learner.average_weights=0.98", "learner.lr_decay=cosine", "max_steps=500"],
+        "the same, with the learning rate falling (cosine) to a tenth by step 500",
+    ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,
@@ -74,30 +89,47 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
 
 def curve(run_dir: Path, game_name: str) -> list[dict]:
     game = make_game(game_name)
-    elapsed = {m["step"]: m.get("time/elapsed", 0.0) for m in read_metrics(run_dir)}
+    minutes = cpu_minutes(run_dir)
+    start = resolve_model_path(load_run_config(run_dir).model.path)
     tables, rows = [], []
-    for step, path in list_checkpoints(RunDir(run_dir)):
-        player = make_player(f"model:{path / 'model'}", game)
-        tables.append(policy_table(game, player))
+    # step 0 is the start (its row only: the mixture averages the checkpoints of training)
+    checkpoints: list[tuple[int, Path | None]] = [(0, None), *list_checkpoints(RunDir(run_dir))]
+    for step, path in checkpoints:
+        model_dir = start if path is None else path / "model"
+        tables.append(policy_table(game, make_player(f"model:{model_dir}", game)))
         row = {
             "step": step,
-            "minutes": elapsed.get(step, 0.0) / 60,
+            "minutes": minutes.get(step, 0.0),
             "latest": exploitability_of_table(game, tables[-1]).exploitability,
-            "pool_average": exploitability_of_table(game, average_policy_table(game, tables)).exploitability,
+            "pool_average": exploitability_of_table(game, average_policy_table(game, tables[1:] or tables)).exploitability,
         }
+        if path is not None and (path / "average").is_dir():  # learner.average_weights: the weight average, one model of its own
+            averaged = policy_table(game, make_player(f"model:{path / 'average'}", game))
+            row["weight_average"] = exploitability_of_table(game, averaged).exploitability
         if game_name == "kuhn_poker":
             row["policy"] = kuhn_policy(tables[-1])
         rows.append(row)
     return rows
 
 
-def kuhn_policy(tab) -> dict[str, list[float]]:
-    """P(bet or call) per card J, Q, K at the four kinds of Kuhn decision: does the policy read its card?"""
-    kinds = {"bet_first": "", "bet_after_check": "p", "call_bet": "b", "call_after_check_bet": "pb"}
-    return {
-        kind: [round(float(tab.action_probability_array[tab.state_lookup[card + suffix]][1]), 3) for card in "012"]
-        for kind, suffix in kinds.items()
+def summarize(rows: list[dict]) -> dict[str, float]:
+    """A run's curve in a few numbers; ``rows[0]`` is the start, the rest its checkpoints."""
+    trained = rows[1:]
+    third = trained[-max(1, len(trained) // 3) :]
+    out = {
+        "steps": rows[-1]["step"],
+        "minutes": rows[-1]["minutes"],
+        "start": rows[0]["latest"],
+        "final_checkpoint": trained[-1]["latest"],
+        "best_checkpoint": min(r["latest"] for r in trained),
+        "final_mixture": trained[-1]["pool_average"],
+        "last_third_mean": sum(r["latest"] for r in third) / len(third),
     }
+    if all("weight_average" in r for r in trained):
+        out["final_weight_average"] = trained[-1]["weight_average"]
+        out["best_weight_average"] = min(r["weight_average"] for r in trained)
+        out["last_third_weight_average"] = sum(r["weight_average"] for r in third) / len(third)
+    return out
 
 
 def main() -> None:
@@ -105,12 +137,13 @@ def main() -> None:
     parser.add_argument("--game", default="kuhn_poker", choices=["kuhn_poker", "leduc_poker"])
     parser.add_argument("--recipe", default=None, help="base recipe (default: spiral-kuhn, or spiral-kuhn with the game swapped)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget per run (one thread each)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="CPU-minute budget per run (one thread each)")
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
     parser.add_argument("--every", type=int, default=10, help="steps between kept checkpoints")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--root", default=None, help="run directories (default benchmarks/runs/learn_<game>)")
     parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run")
+    parser.add_argument("--plain-from", default=None, help="an earlier results JSON whose plain run the chart shows")
     parser.add_argument("--out", default=None, help="JSON results (default benchmarks/results/learn_<game>.json)")
     args = parser.parse_args()
     short = args.game.split("_")[0]
@@ -125,21 +158,10 @@ def main() -> None:
     columns.append(("pool_average", "mixture", ".3f"))
     for name, rows in results.items():
         print(f"\n{name}: {VARIANTS[name][1]}")
-        print(table(rows, columns))
-    summary = {
-        name: {
-            "steps": rows[-1]["step"],
-            "minutes": rows[-1]["minutes"],
-            "start": rows[0]["latest"],
-            "final_checkpoint": rows[-1]["latest"],
-            "best_checkpoint": min(r["latest"] for r in rows),
-            "final_mixture": rows[-1]["pool_average"],
-            "last_third_mean": sum(r["latest"] for r in rows[-max(1, len(rows) // 3) :]) / max(1, len(rows) // 3),
-        }
-        for name, rows in results.items()
-        if rows
-    }
-    print("\nsummary (exact exploitability; checkpoint = the single latest policy)")
+        averaged = any("weight_average" in r for r in rows)
+        print(table(rows, columns + ([("weight_average", "weight avg", ".3f")] if averaged else [])))
+    summary = {name: summarize(rows) for name, rows in results.items() if len(rows) > 1}
+    print("\nsummary (exact exploitability; checkpoint = the single latest policy; weight average: learner.average_weights)")
     print(
         table(
             [{"variant": n, **s} for n, s in summary.items()],
@@ -151,17 +173,25 @@ def main() -> None:
                 ("last_third_mean", "mean of last third", ".3f"),
                 ("best_checkpoint", "best", ".3f"),
                 ("final_mixture", "mixture", ".3f"),
+                ("final_weight_average", "weight avg: final", ".3f"),
+                ("last_third_weight_average", "last third", ".3f"),
+                ("best_weight_average", "best", ".3f"),
             ],
         )
     )
-    if "plain" in results and summary:
-        best = min(summary, key=lambda n: summary[n]["last_third_mean"])
-        series = {"plain SPIRAL update (checkpoint)": [(r["minutes"], r["latest"]) for r in results["plain"]]}
-        series["plain SPIRAL update (mixture of checkpoints)"] = [(r["minutes"], r["pool_average"]) for r in results["plain"]]
+    plain = results.get("plain")
+    if plain is None and args.plain_from:  # the plain run of an earlier results file, for the chart only
+        plain = json.loads(Path(args.plain_from).read_text())["curves"].get("plain")
+    if plain and summary:
+        best = min(summary, key=lambda n: summary[n].get("last_third_weight_average", summary[n]["last_third_mean"]))
+        series = {"plain SPIRAL update (checkpoint)": [(r["minutes"], r["latest"]) for r in plain]}
+        series["plain SPIRAL update (mixture of checkpoints)"] = [(r["minutes"], r["pool_average"]) for r in plain]
         if best != "plain":
             series[f"{best} (checkpoint)"] = [(r["minutes"], r["latest"]) for r in results[best]]
+            if "best_weight_average" in summary[best]:
+                series[f"{best} (weight average)"] = [(r["minutes"], r["weight_average"]) for r in results[best][1:]]
         chart = out.with_suffix(".svg")
-        chart.write_text(line_chart(series, f"{args.game}: exact exploitability", "minutes", "exploitability"))
+        chart.write_text(line_chart(series, f"{args.game}: exact exploitability", "CPU minutes", "exploitability"))
         print(f"wrote {chart}")
     write_json(
         out,

@@ -1,6 +1,6 @@
 """Learning benchmark: tic-tac-toe self-play, judged greedily against perfect play.
 
-Each variant trains from the bundled base model for the same wall-clock budget
+Each variant trains from the bundled base model for the same CPU-time budget
 (one CPU thread per run, ``--parallel`` runs at a time) and keeps a
 checkpoint every ``--every`` steps. Afterwards every kept checkpoint plays
 greedily (temperature 0) against ``minimax`` -- perfect, breaking ties at
@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import budget_overrides, chosen_variants, line_chart, machine, read_metrics, run_variants, table, write_json
+from common import budget_overrides, chosen_variants, cpu_minutes, line_chart, machine, run_variants, table, write_json
 
 from sparring.checkpoint import RunDir, list_checkpoints
+from sparring.config import load_run_config
+from sparring.engines.paths import resolve_model_path
 from sparring.evaluate.suite import evaluate_game
 from sparring.games import make_game
 from sparring.players import make_player
@@ -30,10 +32,10 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
 }
 
 
-def evaluate_checkpoint(path: Path, games: int) -> dict:
-    """Greedy play of one checkpoint vs minimax (``games`` per seat) and random (``games`` in all)."""
+def evaluate_checkpoint(model_dir: Path, games: int) -> dict:
+    """Greedy play of one model vs minimax (``games`` per seat) and random (``games`` in all)."""
     game = make_game("tic_tac_toe")
-    policy = make_player(f"model:path={path / 'model'},temperature=0,max_new_tokens=16", game)
+    policy = make_player(f"model:path={model_dir},temperature=0,max_new_tokens=16", game)
     result = evaluate_game(game, "tic_tac_toe", policy, ["minimax", "random"], 2 * games, with_exploitability=False)
     vs_minimax = result.vs["minimax"]
     row = {"invalid": (vs_minimax["invalid"] + result.vs["random"]["invalid"]) / 2, "win_vs_random": result.vs["random"]["win"]}
@@ -47,7 +49,7 @@ def evaluate_checkpoint(path: Path, games: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget per run (one thread each)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="CPU-minute budget per run (one thread each)")
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--every", type=int, default=40, help="steps between kept (and evaluated) checkpoints")
     parser.add_argument("--games", type=int, default=200, help="greedy games per seat vs minimax")
@@ -62,10 +64,12 @@ def main() -> None:
     run_variants({n: (VARIANTS[n][0], VARIANTS[n][1]) for n in names}, common, root, args.parallel)
     curves: dict[str, list[dict]] = {}
     for name in names:
-        elapsed = {m["step"]: m.get("time/elapsed", 0.0) for m in read_metrics(root / name)}
+        minutes = cpu_minutes(root / name)
         curves[name] = []
-        for step, path in list_checkpoints(RunDir(root / name)):
-            row = {"step": step, "minutes": elapsed.get(step, 0.0) / 60, **evaluate_checkpoint(path, args.games)}
+        start = resolve_model_path(load_run_config(root / name).model.path)
+        models = [(0, start), *((step, path / "model") for step, path in list_checkpoints(RunDir(root / name)))]
+        for step, model_dir in models:  # step 0: the model the run started from
+            row = {"step": step, "minutes": minutes.get(step, 0.0), **evaluate_checkpoint(model_dir, args.games)}
             curves[name].append(row)
             print(name, {k: v for k, v in row.items() if not k.endswith("_ci")}, flush=True)
     columns = [
@@ -85,7 +89,7 @@ def main() -> None:
             series[f"{name} as {mark}"] = [(r["minutes"], r[f"non_loss_seat{seat}"]) for r in rows]
     chart = out.with_suffix(".svg")
     chart.parent.mkdir(parents=True, exist_ok=True)
-    chart.write_text(line_chart(series, "tic-tac-toe: greedy non-loss rate vs minimax", "minutes", "non-loss rate"))
+    chart.write_text(line_chart(series, "tic-tac-toe: greedy non-loss rate vs minimax", "CPU minutes", "non-loss rate"))
     write_json(
         out,
         {

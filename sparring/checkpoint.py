@@ -304,6 +304,11 @@ class CheckpointDir:
         return self.path / "model"
 
     @property
+    def average_dir(self) -> Path:
+        """With ``learner.average_weights``: the weight average as a Hugging Face model directory."""
+        return self.path / "average"
+
+    @property
     def adapter_dir(self) -> Path:
         """LoRA runs: the PEFT adapter directory (with the tokenizer) instead of ``model/``."""
         return self.path / "adapter"

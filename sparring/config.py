@@ -182,7 +182,8 @@ class LearnerSection(Section):
     """Optimizer steps per pass, each on a shuffled share of the samples. With epochs * minibatches > 1 the
     PPO ratio leaves 1 after the first step and the clip becomes a trust region; with 1 x 1 it never acts."""
     micro_batch_size: int = Field(64, ge=1)
-    """Samples per forward/backward; gradients are accumulated to the full batch."""
+    """Distinct sequences per forward/backward (repeats of one ride along, run once); gradients are
+    accumulated to the full batch."""
     clip_ratio: float = Field(0.2, gt=0)
     """PPO clip on the ratio to the "old" log-probs (see ``recompute_old_logprobs``)."""
     recompute_old_logprobs: bool | Literal["auto"] = "auto"
@@ -201,6 +202,18 @@ class LearnerSection(Section):
     entropy_coef: float = Field(0.0, ge=0)
     grad_clip: float = Field(1.0, gt=0)
     warmup_steps: int = Field(0, ge=0)
+    lr_decay: Literal["constant", "linear", "cosine"] = "constant"
+    """After warm-up, the learning rate falls from ``lr`` to ``lr * min_lr_ratio`` at ``max_steps``
+    (``linear`` or ``cosine``), or stays (``constant``). Self-play's iterate keeps moving at a constant
+    step size; a shrinking one lets the last iterate settle where the game's gradient is noisy."""
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)
+    average_weights: float = Field(0.0, ge=0, lt=1)
+    """Decay of an exponential moving average of the policy's weights, updated after every step and saved
+    with each checkpoint as ``average/`` (a Hugging Face model directory); 0: off. Self-play iterates cycle
+    around an equilibrium where their *average* converges (fictitious play, CFR's average strategy);
+    averaging the weights approximates averaging the policies while the iterates stay close, as a
+    fine-tune from one base keeps them -- and gives one model to ship instead of a pool. 0.98 averages
+    about the last 50 steps. Full fine-tuning only (not LoRA)."""
 
 
 class ReferenceSection(Section):
@@ -323,6 +336,10 @@ class TrainConfig(Section):
     max_steps: int = Field(100, ge=1)
     max_minutes: float | None = Field(None, gt=0)
     """Optional wall-clock budget; training stops (and checkpoints) at the first step past it."""
+    max_cpu_minutes: float | None = Field(None, gt=0)
+    """Optional budget in CPU time of the training process (all its threads; not Ray workers' or other
+    ranks'); training stops at the first step past it. On a machine shared with other work it means the
+    same as on an idle one, where wall-clock minutes do not: the learning benchmarks use it."""
     model: ModelSection = Field(default_factory=ModelSection)
     engine: EngineSection = Field(default_factory=EngineSection)
     distributed: DistributedSection = Field(default_factory=DistributedSection)
@@ -346,6 +363,15 @@ class TrainConfig(Section):
             raise ValueError("preference rounds run in one process and sample with the HF engine: engine.kind=hf, no Ray")
         if self.preference is not None and self.model.lora is not None:
             raise ValueError("preference rounds train all weights: LoRA (model.lora) is not wired to them yet")
+        decay = self.learner.lr_decay != "constant" or self.learner.average_weights > 0
+        if self.preference is not None and decay:
+            raise ValueError("preference rounds keep a constant learning rate (after warm-up) and no weight average yet")
+        return self
+
+    @model_validator(mode="after")
+    def _average_needs_full_weights(self) -> TrainConfig:
+        if self.learner.average_weights > 0 and self.model.lora is not None:
+            raise ValueError("learner.average_weights averages full weights: it does not work with model.lora yet")
         return self
 
 

@@ -83,6 +83,7 @@ class Learner:
         reference: torch.nn.Module | None = None,
         parallel: GradientSync | None = None,
         rollout_engine: str = "hf",
+        total_steps: int = 1,
     ):
         self.model = model
         self.parallel = parallel
@@ -103,16 +104,27 @@ class Learner:
         self.adapter_reference = AdapterReference(model) if is_lora(model) and config.kl_coef > 0 else None
         if reference is None and config.kl_coef > 0 and self.adapter_reference is None:
             self.reference = frozen_copy(model)
-        self.optimizer, self.scheduler = optimizer_and_schedule(model, config)
+        self.optimizer, self.scheduler = optimizer_and_schedule(model, config, total_steps * config.epochs * config.minibatches)
+        self.average = frozen_copy(model) if config.average_weights > 0 else None
+        """An exponential moving average of the weights (``learner.average_weights``), moved after every step."""
 
     # -- batching -------------------------------------------------------------
     def micro_batches(self, samples: list[TurnSample]) -> list[list[TurnSample]]:
-        """Samples grouped by game (shared prefix), in order, at most ``micro_batch_size`` each."""
-        by_game: dict[str, list[TurnSample]] = defaultdict(list)
+        """Samples grouped by game (shared prefix), at most ``micro_batch_size`` distinct sequences each.
+
+        Copies of one (prompt, response) go into the same micro-batch, where the forward pass runs them
+        once (``sparring.prefix.token_logprobs``): a Kuhn batch of ~150 turns holds ~25 distinct ones
+        and is one micro-batch, not three. Order: games, then sequences, as they first appear.
+        """
+        by_game: dict[str, dict[tuple[tuple[int, ...], tuple[int, ...]], list[TurnSample]]] = defaultdict(dict)
         for s in samples:
-            by_game[s.game].append(s)
+            by_game[s.game].setdefault((tuple(s.prompt_ids), tuple(s.response_ids)), []).append(s)
         size = self.config.micro_batch_size
-        return [group[i : i + size] for group in by_game.values() for i in range(0, len(group), size)]
+        batches = []
+        for copies in by_game.values():
+            groups = list(copies.values())
+            batches += [[s for group in groups[i : i + size] for s in group] for i in range(0, len(groups), size)]
+        return batches
 
     # -- loss -------------------------------------------------------------------
     def micro_batch_loss(
@@ -218,6 +230,8 @@ class Learner:
             if epoch_metrics:
                 updates = epoch_metrics.pop("updates")
                 metrics = {k: v / updates for k, v in epoch_metrics.items()}  # the last epoch's mean over its updates
+        if self.average is not None and skipped < self.config.epochs * self.config.minibatches:
+            self.move_average()
         metrics.update(
             {
                 "learner/samples": float(len(samples)),
@@ -301,6 +315,23 @@ class Learner:
         if self.adapter_reference is not None:
             self.adapter_reference.move_to_policy()
 
+    @torch.no_grad()
+    def move_average(self) -> None:
+        """average <- d * average + (1 - d) * policy, for every floating-point weight and buffer.
+
+        Walks parameters, not the state dict: a tied tensor (input and output embeddings) appears there
+        under two names and would be moved twice.
+        """
+        assert self.average is not None
+        rate = 1.0 - self.config.average_weights
+        pairs = [
+            *zip(self.average.parameters(), self.model.parameters(), strict=True),
+            *zip(self.average.buffers(), self.model.buffers(), strict=True),
+        ]
+        for mine, policy in pairs:
+            if mine.is_floating_point():
+                mine.lerp_(policy.to(mine.dtype), rate)
+
     def state_dict(self) -> dict[str, Any]:
         state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
         if self.reference is not None:
@@ -323,9 +354,9 @@ class Learner:
 
 
 def optimizer_and_schedule(
-    model: torch.nn.Module, config: LearnerSection
+    model: torch.nn.Module, config: LearnerSection, total_updates: int = 1
 ) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over the trainable parameters with the ``learner.*`` settings, and its linear warm-up.
+    """AdamW over the trainable parameters with the ``learner.*`` settings, and its schedule (:func:`lr_factor`).
 
     Every learner (this one, ``sparring.preference.learner``) optimises the same way.
     """
@@ -333,9 +364,24 @@ def optimizer_and_schedule(
     optimizer = torch.optim.AdamW(
         trainable, lr=config.lr, betas=config.betas, eps=config.adam_eps, weight_decay=config.weight_decay
     )
-    warmup = config.warmup_steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config, total_updates))
     return optimizer, scheduler
+
+
+def lr_factor(update: int, config: LearnerSection, total_updates: int) -> float:
+    """The learning rate's multiplier at optimizer step ``update``: linear warm-up, then ``lr_decay``.
+
+    Warm-up counts optimizer steps (as before: one per batch with one epoch and minibatch); the decay
+    runs from the end of warm-up to ``total_updates`` and then holds at ``min_lr_ratio``.
+    """
+    warmup = config.warmup_steps
+    if warmup and update < warmup:
+        return (update + 1) / warmup
+    if config.lr_decay == "constant":
+        return 1.0
+    progress = min(1.0, (update - warmup) / max(1, total_updates - warmup))
+    shape = 1.0 - progress if config.lr_decay == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+    return config.min_lr_ratio + (1.0 - config.min_lr_ratio) * shape
 
 
 def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:

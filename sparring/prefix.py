@@ -206,7 +206,22 @@ def token_logprobs(
     ``entropy`` also returns each response token's entropy: ``value`` as a
     measurement (no gradient, a few rows at a time, so it costs little
     memory), ``grad`` differentiable, for an entropy bonus in the loss.
+
+    Identical (prompt, response) rows are run once and share their result:
+    self-play batches repeat themselves (Kuhn poker has 12 information states
+    and a handful of answers, so a 64-game batch holds ~150 turns but a few
+    dozen distinct sequences). A shared tensor's gradient sums over its uses,
+    which is what running every copy would give.
     """
+    keys = [(tuple(p), tuple(r)) for p, r in zip(prompts, responses, strict=True)]
+    distinct: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+    index = [distinct.setdefault(key, len(distinct)) for key in keys]
+    if len(distinct) < len(keys):
+        firsts = list(distinct)
+        picked, entropies = token_logprobs(
+            model, [list(p) for p, _ in firsts], [list(r) for _, r in firsts], pad_id, device, temperature, entropy
+        )
+        return [picked[i] for i in index], None if entropies is None else [entropies[i] for i in index]
     logprobs = response_log_softmax(model, prompts, responses, pad_id, device, temperature)
     targets = torch.tensor([t for r in responses for t in r], dtype=torch.long, device=logprobs.device)
     picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)

@@ -202,7 +202,14 @@ def load_pretrain_config(path: Path) -> PretrainConfig:
     unknown = sorted(set(data) - known)
     if unknown:
         raise UserError(f"--config {path}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return PretrainConfig(**data)
+    from pydantic import TypeAdapter, ValidationError
+
+    try:  # the dataclass's type hints, checked: "lr: fast" or "distill: [kuhn_poker]" is a line, not a crash later
+        return TypeAdapter(PretrainConfig).validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UserError(f"--config {path}: {where}: {first['msg']} (got {first.get('input')!r})") from None
 
 
 def parse_distill(text: str) -> dict[str, int]:
@@ -227,27 +234,53 @@ def check_distill(distill: dict[str, int]) -> None:
     from sparring.errors import UserError
 
     for name, steps in distill.items():
-        if not game_entry(name).exploitability:
-            raise UserError(f"--distill {name}: needs a game whose information states OpenSpiel enumerates (kuhn_poker, ...)")
+        entry = game_entry(name)
+        if not (entry.exploitability or entry.enumerable):
+            raise UserError(f"--distill {name}: needs a game whose states OpenSpiel enumerates (kuhn_poker, tic_tac_toe, ...)")
         if not isinstance(steps, int) or steps < 0:
             raise UserError(f"--distill {name}: steps must be a whole number >= 0, got {steps!r}")
 
 
 def information_states(name: str, prompt: PromptConfig | None = None) -> list[Sample]:
-    """One sample per information state of an OpenSpiel game, answered with the prior's whole distribution."""
-    from open_spiel.python import policy as osp_policy
-
+    """One sample per information state of an OpenSpiel game (every position, with perfect information),
+    answered with the prior's whole distribution."""
     prompt = prompt or PromptConfig()
     game = make_game(name)
     prior = game_entry(name).prior or uniform
     samples = []
-    for pstate in osp_policy.TabularPolicy(game.pyspiel_game).states:
+    for pstate in decision_states(game.pyspiel_game, game_entry(name).perfect_information):
         state = game.wrap(pstate)
         probs = prior(state)
         move = max(probs, key=probs.__getitem__)
         messages = render_messages(game, state, pstate.current_player(), prompt)
         samples.append(Sample(messages, format_answer(move, prompt.answer_format), answer_options(probs, prompt)))
     return samples
+
+
+def decision_states(pyspiel_game: Any, perfect_information: bool) -> list[Any]:
+    """One OpenSpiel state per information state where a player must move.
+
+    With imperfect information, OpenSpiel's tabular enumeration (Kuhn: 12, Leduc: 936). With perfect
+    information that enumeration keys on the whole move history (tic-tac-toe: 294,778 of them, minutes
+    to list), so positions are walked once each instead (tic-tac-toe: 4,520).
+    """
+    if not perfect_information:
+        from open_spiel.python import policy as osp_policy
+
+        return list(osp_policy.TabularPolicy(pyspiel_game).states)
+    seen: set[str] = set()
+    found, stack = [], [pyspiel_game.new_initial_state()]
+    while stack:
+        pstate = stack.pop()
+        key = str(pstate) + f"|{pstate.current_player()}"
+        if pstate.is_terminal() or key in seen:
+            continue
+        seen.add(key)
+        if not pstate.is_chance_node():
+            found.append(pstate)
+        actions = [a for a, _ in pstate.chance_outcomes()] if pstate.is_chance_node() else pstate.legal_actions()
+        stack.extend(pstate.child(a) for a in actions)
+    return found
 
 
 def invalid_answer(rng: random.Random, move: str, legal: list[str], seen: set[str], prompt: PromptConfig) -> str:

@@ -2,7 +2,7 @@
 
 What a step is differs; what surrounds it does not: check the config before
 anything is written, start a new run directory or resume the newest intact
-checkpoint, step until ``max_steps`` or ``max_minutes``, evaluate every
+checkpoint, step until ``max_steps``, ``max_minutes`` or ``max_cpu_minutes``, evaluate every
 ``eval.every`` steps and at the end, log a metrics line, checkpoint every
 ``checkpoint.every`` steps and at the end, and on Ctrl-C save the last
 finished step and say how to resume. The caller passes its own pieces
@@ -28,10 +28,12 @@ from sparring.tracking import Trackers
 
 
 class Progress(Protocol):
-    """What the loop reads and keeps in a trainer: the step count, the training seconds, the latest evaluation."""
+    """What the loop reads and keeps in a trainer: the step count, training seconds, the latest evaluation."""
 
     step: int
     elapsed: float
+    cpu_elapsed: float
+    """Training CPU seconds (this process, all threads), restored on resume like ``elapsed``."""
     last_eval: dict[str, float]
 
 
@@ -42,7 +44,9 @@ T = TypeVar("T", bound=Progress)
 class Steps(Generic[T]):
     """A trainer's pieces: how to build and restore it, take one step, evaluate, save, and say a step in one line."""
 
-    build: Callable[[TrainConfig, RunDir], T]
+    build: Callable[[TrainConfig, RunDir, int], T]
+    """``build(config, run, schedule_steps)``: ``schedule_steps`` is the run's own ``max_steps`` (a learning-rate
+    decay's horizon) when this process was told to stop earlier."""
     restore: Callable[[T, Path], None]
     step: Callable[[T], dict[str, float]]
     """One step; it advances ``trainer.step`` and returns the step's metrics."""
@@ -79,7 +83,9 @@ def run(
     saved = config  # the run's config.yaml keeps its own max_steps; --max-steps only sets how far this process goes
     if max_steps is not None:
         config = config.model_copy(update={"max_steps": max_steps})
-    t = pieces.build(config, run_)  # before the run directory exists: a model that fails to load leaves nothing behind
+    t = pieces.build(
+        config, run_, saved.max_steps
+    )  # before the run directory exists: a model that fails to load leaves nothing behind
     unit = pieces.unit
     try:
         if not resume:
@@ -101,6 +107,7 @@ def _steps(
 ) -> None:
     unit = pieces.unit
     started = time.perf_counter() - t.elapsed
+    cpu_started = time.process_time() - t.cpu_elapsed
     try:
         if t.step == 0:
             trackers.log({"step": 0, **pieces.evaluate(t)})
@@ -108,18 +115,19 @@ def _steps(
         while t.step < config.max_steps:
             metrics = pieces.step(t)
             t.elapsed = time.perf_counter() - started
-            out_of_time = config.max_minutes is not None and t.elapsed > config.max_minutes * 60
-            last = t.step >= config.max_steps or out_of_time
+            t.cpu_elapsed = time.process_time() - cpu_started
+            out_of_time = out_of_budget(config, t)
+            last = t.step >= config.max_steps or bool(out_of_time)
             if (config.eval.every and t.step % config.eval.every == 0) or last:
                 metrics.update(pieces.evaluate(t))
             pieces.after_evaluation(t)
-            trackers.log({"step": t.step, "time/elapsed": t.elapsed, **metrics})
+            trackers.log({"step": t.step, "time/elapsed": t.elapsed, "time/cpu_seconds": t.cpu_elapsed, **metrics})
             console.print(pieces.summary(t.step, config.max_steps, metrics), soft_wrap=True)
             if t.step % config.checkpoint.every == 0 or last:
                 pieces.save(t)
                 last_saved = t.step
             if out_of_time:
-                console.print(f"time budget of {config.max_minutes} min reached at {unit} {t.step}")
+                console.print(f"{out_of_time} reached at {unit} {t.step}")
                 break
     except KeyboardInterrupt:
         if t.step > 0 and last_saved != t.step:
@@ -128,3 +136,12 @@ def _steps(
         refresh_report(run_.path, console)
         trackers.close()
         raise UserError(f"interrupted at {unit} {t.step}; continue with: sparring train --resume {run_.path}") from None
+
+
+def out_of_budget(config: TrainConfig, t: Progress) -> str:
+    """Which time budget the run has used up ("" if none)."""
+    if config.max_minutes is not None and t.elapsed > config.max_minutes * 60:
+        return f"time budget of {config.max_minutes} min"
+    if config.max_cpu_minutes is not None and t.cpu_elapsed > config.max_cpu_minutes * 60:
+        return f"CPU budget of {config.max_cpu_minutes} min"
+    return ""

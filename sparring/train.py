@@ -40,6 +40,7 @@ from sparring.distributed.dispatch import Rollout, generated_tokens, make_rollou
 from sparring.engines import Engine, load_tokenizer, loading_model, make_engine, resolve_model_path
 from sparring.engines.base import SamplingParams, while_learning
 from sparring.engines.hf import HFEngine
+from sparring.errors import UserError
 from sparring.evaluate.suite import before_after_table, default_opponents, eval_sampling, evaluate_game
 from sparring.games import make_game
 from sparring.league import League, StepPlan
@@ -76,6 +77,8 @@ class Trainer:
     step: int = 0
     elapsed: float = 0.0
     """Training seconds before this process (restored on resume)."""
+    cpu_elapsed: float = 0.0
+    """Training CPU seconds (this process, all threads), restored on resume like ``elapsed``."""
     last_eval: dict[str, float] = field(default_factory=dict)
     ahead: StepPlan | None = None
     """The next step's deal, already sent to play (``distributed.overlap``)."""
@@ -92,7 +95,9 @@ def load_model(config: TrainConfig) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def build(config: TrainConfig, run: RunDir) -> Trainer:
+def build(config: TrainConfig, run: RunDir, schedule_steps: int | None = None) -> Trainer:
+    """The run's objects; ``schedule_steps``: the run's own ``max_steps`` (the learning-rate decay's horizon),
+    when this process was told to stop earlier."""
     torch.manual_seed(config.seed)
     model, tokenizer = load_model(config)
     if config.model.lora is not None:  # train adapters only; the engine below shares the adapted module
@@ -119,6 +124,7 @@ def build(config: TrainConfig, run: RunDir) -> Trainer:
         reference,
         parallel=parallel,
         rollout_engine=config.engine.kind,  # vLLM's log-probs are re-scored by the learner (learner.recompute_old_logprobs)
+        total_steps=schedule_steps or config.max_steps,
     )
     if config.advantage.baseline == "value":
         learner.value = ValueBaseline(model, engine.pad_id, device)
@@ -236,6 +242,12 @@ def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> di
         opponents = section.eval_opponents or default_opponents(spec)
         result = evaluate_game(game, spec, player, opponents, games or cfg.eval.games, cfg.eval.exploitability, progress=progress)
         metrics.update(result.metrics())
+        if t.learner.average is not None and cfg.eval.exploitability:  # the one model that averaging ships
+            engine = HFEngine(t.learner.average, t.tokenizer, cfg.model.device, cfg.model.precision)
+            averaged = LMPlayer(engine, game, t.policy.prompt, sampling, name="average")
+            exact = evaluate_game(game, spec, averaged, [], 0, with_exploitability=True).exploitability
+            if exact is not None:
+                metrics[f"eval/{spec}/average_exploitability"] = exact
     t.last_eval = metrics
     return metrics
 
@@ -248,11 +260,15 @@ def save(t: Trainer) -> Path:
         else:
             t.model.save_pretrained(ckpt.model_dir, safe_serialization=True)
             t.tokenizer.save_pretrained(ckpt.model_dir)
+        if t.learner.average is not None:
+            t.learner.average.save_pretrained(ckpt.average_dir, safe_serialization=True)
+            t.tokenizer.save_pretrained(ckpt.average_dir)
         torch.save(t.learner.state_dict(), ckpt.learner_path)
         torch.save({"global": save_rng_state(), "engine": t.engine.rng.get_state()}, ckpt.rng_path)
         state = {
             "step": t.step,
             "elapsed": t.elapsed,
+            "cpu_elapsed": t.cpu_elapsed,
             "baselines": t.baselines.state_dict(),
             "league": t.league.state_dict(),
             "last_eval": t.last_eval,
@@ -266,14 +282,15 @@ def save(t: Trainer) -> Path:
 
 
 def restore(t: Trainer, path: Path) -> None:
-    from safetensors.torch import load_file
-
     ckpt = CheckpointDir(path)
     if ckpt.adapter_dir.is_dir():
         load_adapter(t.model, ckpt.adapter_dir)
     else:
-        weights = {k: v for f in sorted(ckpt.model_dir.glob("*.safetensors")) for k, v in load_file(f).items()}
-        t.model.load_state_dict(weights, strict=False)
+        t.model.load_state_dict(read_weights(ckpt.model_dir), strict=False)
+    if t.learner.average is not None:
+        if not ckpt.average_dir.is_dir():
+            raise UserError(f"{path} has no average/ to resume learner.average_weights from (was it switched on later?)")
+        t.learner.average.load_state_dict(read_weights(ckpt.average_dir), strict=False)
     t.engine.after_learning(t.model)  # an engine with its own copy of the weights loads the restored ones
     t.learner.load_state_dict(torch.load(ckpt.learner_path, weights_only=False))
     rng = torch.load(ckpt.rng_path, weights_only=False)
@@ -281,8 +298,16 @@ def restore(t: Trainer, path: Path) -> None:
     t.engine.rng.set_state(rng["engine"])
     state = json.loads(ckpt.state_path.read_text())
     t.step, t.elapsed, t.last_eval = state["step"], state["elapsed"], state.get("last_eval", {})
+    t.cpu_elapsed = state.get("cpu_elapsed", 0.0)
     t.baselines.load_state_dict(state["baselines"])
     t.league.load_state_dict(state["league"])
+
+
+def read_weights(directory: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a Hugging Face model directory's safetensors files."""
+    from safetensors.torch import load_file
+
+    return {k: v for f in sorted(directory.glob("*.safetensors")) for k, v in load_file(f).items()}
 
 
 def save_replays(t: Trainer, plan: StepPlan, records: list[GameRecord], samples: list[TurnSample]) -> None:

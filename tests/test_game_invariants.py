@@ -13,6 +13,7 @@ from conftest import AVAILABLE, VARIANTS
 from sparring.games import TERMINAL, InvalidAction, game_entry, make_game
 from sparring.games.kuhn_poker import KuhnSeriesState
 from sparring.games.openspiel import OpenSpielState
+from sparring.games.propose_solve import ProposeSolveState
 from sparring.players.random_player import moves_for
 from sparring.specs import parse_spec
 
@@ -139,13 +140,21 @@ def information_state(state: Any, player: int) -> str:
         past = [(r.cards[player], r.cards[1 - player] if r.showdown else None, r.betting, r.net) for r in state.results]
         hand = state.pstate.information_state_string(state.seat_of.index(player))
         return repr((past, state.seat_of, hand))
+    if isinstance(state, ProposeSolveState):
+        # The solver never sees the proposal as written (an arith proposal states its answer) nor its own earlier
+        # attempts (they are independent tries); the proposer sees its proposal and the solver's tally.
+        if player == 1:
+            return repr((state.task and state.task.problem, state.task and state.task.invalid))
+        return repr((state.proposal, state.task and state.task.invalid, len(state.answers), state.solved()))
     raise NotImplementedError(f"no information-state reference for {type(state).__name__}: add one here")
 
 
 HIDDEN = [
     spec
     for spec in AVAILABLE + VARIANTS
-    if not game_entry(parse_spec(spec).name).perfect_information and game_entry(parse_spec(spec).name).source != "textarena"
+    if not game_entry(parse_spec(spec).name).perfect_information
+    and game_entry(parse_spec(spec).name).source != "textarena"
+    and "family=code" not in spec  # 300 games of sandbox runs; its observations are arith's code path
 ]
 """Every game with hidden information that has an OpenSpiel reference. TextArena games are left out: a seat's
 text there is TextArena's own per-player message queue, and no independent information state exists to compare."""

@@ -202,3 +202,68 @@ def test_trust_region_clips_later_minibatches_where_one_pass_never_clips(tiny_mo
         tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(lr=1e-2, epochs=4, minibatches=4), max_new_tokens=8
     )
     assert region.step(make_samples(tiny_model, bundled_tokenizer, n=8))["learner/clip_frac"] > 0.0
+
+
+@pytest.mark.parametrize(
+    ("decay", "update", "expected"),
+    [
+        ("constant", 50, 1.0),
+        ("linear", 0, 1.0),
+        ("linear", 50, 0.55),  # halfway from 1 to 0.1
+        ("linear", 100, 0.1),
+        ("linear", 500, 0.1),  # past the horizon it holds
+        ("cosine", 50, 0.55),
+        ("cosine", 25, 0.1 + 0.9 * (0.5 + 0.5 * math.cos(math.pi / 4))),
+        ("cosine", 100, 0.1),
+    ],
+)
+def test_learning_rate_decays_from_lr_to_its_floor_at_the_horizon(decay, update, expected):
+    from sparring.learner import lr_factor
+
+    assert lr_factor(update, LearnerSection(lr_decay=decay, min_lr_ratio=0.1), 100) == pytest.approx(expected)
+
+
+def test_warm_up_comes_before_the_decay():
+    from sparring.learner import lr_factor
+
+    section = LearnerSection(warmup_steps=10, lr_decay="linear", min_lr_ratio=0.0)
+    assert [lr_factor(u, section, 110) for u in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
+    assert lr_factor(60, section, 110) == pytest.approx(0.5)  # halfway through the 100 updates after warm-up
+
+
+def test_weight_average_moves_a_share_of_the_way_to_the_policy_each_step(tiny_model, bundled_tokenizer):
+    samples = make_samples(tiny_model, bundled_tokenizer, n=4, advantages=[1.0, -1.0, 1.0, -1.0])
+    section = LearnerSection(lr=1e-2, average_weights=0.75)
+    learner = Learner(tiny_model, bundled_tokenizer.pad_token_id, section, max_new_tokens=8, precision=None)
+    before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    assert learner.average is not None
+    learner.step(samples)
+    after = tiny_model.state_dict()
+    moved = [k for k in before if not torch.equal(before[k], after[k])]
+    assert moved
+    for name in moved:
+        expected = 0.75 * before[name] + 0.25 * after[name]
+        assert torch.allclose(learner.average.state_dict()[name], expected, atol=1e-6)
+    assert not any(p.requires_grad for p in learner.average.parameters())
+
+
+def test_no_weight_average_unless_asked(tiny_model, bundled_tokenizer):
+    assert Learner(tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(), max_new_tokens=8).average is None
+
+
+def test_repeated_sequences_share_a_micro_batch_and_accumulate_to_the_full_batch(tiny_model, bundled_tokenizer):
+    """Self-play repeats (prompt, response) pairs; copies ride in one micro-batch (run once), each keeps its own
+    advantage, and the accumulated gradient is still the full batch's."""
+    distinct = make_samples(tiny_model, bundled_tokenizer, n=4)
+    samples = []
+    for k, i in enumerate([0, 1, 0, 2, 3, 1, 0]):
+        samples.append(copy.copy(distinct[i]))
+        samples[-1].advantage = float(k) - 2.5
+    learner = Learner(tiny_model, bundled_tokenizer.pad_token_id, LearnerSection(micro_batch_size=2), max_new_tokens=8)
+    batches = learner.micro_batches(samples)
+    assert [len({(tuple(s.prompt_ids), tuple(s.response_ids)) for s in b}) for b in batches] == [2, 2]
+    assert sorted(id(s) for b in batches for s in b) == sorted(id(s) for s in samples)
+    full = grads_after_one_backward(tiny_model, bundled_tokenizer, samples, micro_batch_size=64)
+    accumulated = grads_after_one_backward(tiny_model, bundled_tokenizer, samples, micro_batch_size=2)
+    for a, b in zip(full, accumulated, strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)

@@ -18,6 +18,7 @@ from sparring.cli import main
 from sparring.config import LoRASection, load_config
 from sparring.engines import BUNDLED
 from sparring.engines.hf import HFEngine
+from sparring.errors import UserError
 from sparring.lora import AdapterReference, adapter_parameters, engine_weights, is_lora, save_model_dir, wrap
 from sparring.prefix import token_logprobs
 from sparring.train import Trainer, build, train
@@ -250,3 +251,8 @@ def test_eval_and_league_read_a_lora_checkpoint(tmp_path):
     assert target.model_dir == checkpoint_model_dir(ckpt) and (target.model_dir / "config.json").is_file()
     assert not (ckpt / "model").exists()
     verify_checkpoint(ckpt)  # the checkpoint itself was not modified
+
+
+def test_weight_averaging_a_lora_run_is_refused_in_one_line():
+    with pytest.raises(UserError, match="average_weights"):
+        load_config("spiral-kuhn", [*LORA, "learner.average_weights=0.9"])

@@ -98,6 +98,8 @@ def test_what_preference_rounds_do_not_support_is_refused_in_one_line():
         load_config("sppo", ["engine.kind=vllm"])
     with pytest.raises(UserError, match="LoRA"):
         load_config("sppo", ["model.lora.r=8"])
+    with pytest.raises(UserError, match="constant learning rate"):
+        load_config("sppo", ["learner.lr_decay=cosine"])
 
 
 def test_rounds_walk_through_the_prompt_set_and_eva_adds_its_creators_choices():

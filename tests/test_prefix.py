@@ -94,3 +94,32 @@ def test_reserved_decoding_cache_gives_the_logits_of_a_plain_cache_even_when_it_
     assert type(reserved_cache.layers[0]).__name__ == "_ReservedLayer"
     assert reserved_cache.layers[0].keys.shape[-2] == len(tokens)
     assert torch.allclose(reserved, plain, atol=1e-5)
+
+
+def test_repeated_rows_run_once_and_give_each_copy_its_logprobs_and_gradient(tiny_model):
+    """A batch that repeats sequences (self-play's usual case) gives every row, and the weighted gradient,
+    what running every row separately gives."""
+    seqs = sequences()
+    prompts = [s[:22] for s in seqs]
+    responses = [s[22:] for s in seqs]
+    order = [0, 1, 0, 2, 1, 0]
+    prompts, responses = [prompts[i] for i in order], [responses[i] for i in order]
+    weights = [1.0, -2.0, 0.5, 1.5, 3.0, -1.0]  # per-row, as advantages weigh samples
+
+    calls = []
+    hook = tiny_model.register_forward_pre_hook(lambda _m, _a, kw: calls.append(kw["input_ids"].shape[0]), with_kwargs=True)
+    try:
+        got, entropies = token_logprobs(tiny_model, prompts, responses, 0, torch.device("cpu"), entropy="value")
+    finally:
+        hook.remove()
+    assert max(calls) == 3  # three distinct rows went through the model, never six
+    want = full_logprobs(tiny_model, prompts, responses)
+    assert all(torch.allclose(g, w, atol=1e-5) for g, w in zip(got, want, strict=True))
+    assert entropies is not None and torch.equal(entropies[0], entropies[2])
+
+    sum(w * g.sum() for w, g in zip(weights, got, strict=True)).backward()
+    deduplicated = [p.grad.clone() for p in tiny_model.parameters()]
+    tiny_model.zero_grad()
+    sum(w * g.sum() for w, g in zip(weights, full_logprobs(tiny_model, prompts, responses), strict=True)).backward()
+    for a, p in zip(deduplicated, tiny_model.parameters(), strict=True):
+        assert torch.allclose(a, p.grad, atol=1e-5, rtol=1e-4)

@@ -77,20 +77,20 @@ def test_distill_phase_runs_its_steps_and_bad_specs_are_one_line_errors(tmp_path
     assert info["distill"]["replayed_batches"] == 4  # none after the one solo step, two after each of the others
     assert parse_distill("kuhn_poker=600, leduc_poker=300") == {"kuhn_poker": 600, "leduc_poker": 300}
     assert parse_distill("none") == {}
-    for bad in ("kuhn_poker", "kuhn_poker=x", "tic_tac_toe=5", "nope=3"):
+    assert parse_distill("tic_tac_toe=5") == {"tic_tac_toe": 5}  # every position can be listed
+    for bad in ("kuhn_poker", "kuhn_poker=x", "connect_four=5", "nope=3"):
         with pytest.raises(UserError):
             parse_distill(bad)
 
 
 def kuhn_bet_first(model_dir) -> list[float]:
     """P(bet) of a model first to act in Kuhn, with J, Q and K."""
-    from sparring.evaluate.exploitability import policy_table
+    from sparring.evaluate.exploitability import kuhn_policy, policy_table
     from sparring.games import make_game
     from sparring.players import make_player
 
     game = make_game("kuhn_poker")
-    table = policy_table(game, make_player(f"model:{model_dir}", game))
-    return [float(table.action_probability_array[table.state_lookup[card]][1]) for card in "012"]
+    return kuhn_policy(policy_table(game, make_player(f"model:{model_dir}", game)))["bet_first"]
 
 
 def test_the_bundled_model_reads_its_card():
@@ -111,3 +111,32 @@ def test_distilling_kuhn_moves_the_model_to_a_new_card_dependence(tmp_path, monk
     pretrain(tmp_path / "m", config, progress=False)
     bet = kuhn_bet_first(tmp_path / "m")
     assert bet[0] - bet[2] > 0.15, bet
+
+
+def test_decision_states_list_each_position_or_information_state_once():
+    """Kuhn's 12 information states (OpenSpiel's enumeration) and tic-tac-toe's 4,520 positions with a move to
+    make: walked by position, not by move history (294,778 histories)."""
+    from sparring.games import make_game
+    from sparring.pretrain import decision_states
+
+    assert len(decision_states(make_game("kuhn_poker").pyspiel_game, perfect_information=False)) == 12
+    positions = decision_states(make_game("tic_tac_toe").pyspiel_game, perfect_information=True)
+    assert len(positions) == 4520 == len({str(p) for p in positions})
+
+
+def test_pretrain_config_files_are_checked_field_by_field(tmp_path):
+    """Every shipped stage file reads back; a typo or a wrong type is a one-line error naming the field."""
+    from sparring.pretrain import BUNDLED_DIR, load_pretrain_config
+
+    stages = sorted((BUNDLED_DIR / "stages").glob("*.yaml"))
+    assert stages and all(load_pretrain_config(p).batch_size == 32 for p in stages)
+    bad = tmp_path / "bad.yaml"
+    for text, message in [
+        ("lr: fast\n", "lr"),
+        ("distill: [kuhn_poker]\n", "distill"),
+        ("lr_typo: 0.1\n", "unknown field(s) lr_typo"),
+        ("- not a mapping\n", "expected a mapping"),
+    ]:
+        bad.write_text(text)
+        with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            load_pretrain_config(bad)

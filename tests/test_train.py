@@ -63,6 +63,18 @@ def test_a_few_steps_change_the_weights_and_write_the_run_dir(tmp_path):
     assert t.step == 2
 
 
+def test_a_cpu_budget_stops_the_run_at_the_first_step_past_it_and_says_so(tmp_path):
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    config = load_config("spiral-kuhn", [*FAST, "max_steps=50", "max_cpu_minutes=0.0001"])
+    t = train(config, tmp_path / "run", console=console)
+    assert t.step == 1 and "CPU budget of 0.0001 min reached at step 1" in console.export_text()
+    metrics = RunDir(tmp_path / "run").read_metrics()
+    state = json.loads((tmp_path / "run" / "checkpoints" / "step-1" / "state.json").read_text())
+    assert metrics[-1]["time/cpu_seconds"] > 0 and state["cpu_elapsed"] == metrics[-1]["time/cpu_seconds"]  # resumes from it
+
+
 def test_multi_game_fixed_opponent_and_pool(tmp_path):
     multi = load_config("spiral-multi", [*FAST, "max_steps=1", "rollout.games_per_step=6"])
     metrics = RunDir(train(multi, tmp_path / "multi", console=quiet()).run.path).read_metrics()[-1]
@@ -134,8 +146,8 @@ def cli(*args: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "extra",
-    [[], ["advantage.baseline=value", "learner.minibatches=2"]],
-    ids=["spiral", "value-baseline-and-minibatches"],
+    [[], ["advantage.baseline=value", "learner.minibatches=2"], ["learner.average_weights=0.9", "learner.lr_decay=cosine"]],
+    ids=["spiral", "value-baseline-and-minibatches", "weight-average-and-lr-decay"],
 )
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, extra):
     """Also with the state a learned value head and seeded minibatch splits add to a checkpoint."""
@@ -159,6 +171,11 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, extra):
     final_resumed = weights(killed / "checkpoints" / "step-4" / "model")
     assert all(torch.equal(final_whole[k], final_resumed[k]) for k in final_whole)
     assert comparable(RunDir(whole).read_metrics()) == comparable(RunDir(killed).read_metrics())
+    if (whole / "checkpoints" / "step-4" / "average").is_dir():  # the weight average resumes exactly too
+        average_whole = weights(whole / "checkpoints" / "step-4" / "average")
+        average_resumed = weights(killed / "checkpoints" / "step-4" / "average")
+        assert all(torch.equal(average_whole[k], average_resumed[k]) for k in average_whole)
+        assert any(not torch.equal(average_whole[k], final_whole[k]) for k in average_whole)
 
 
 def test_corrupted_latest_checkpoint_falls_back_with_a_warning(tmp_path):

@@ -247,6 +247,11 @@ class Leader:
         """The learned value baseline, if any: the loop reads and fits it on rank 0 only."""
         return self.learner.value
 
+    @property
+    def average(self) -> Any:
+        """The weight average, if any (``learner.average_weights``): saved and evaluated on rank 0."""
+        return self.learner.average
+
     def state_dict(self) -> dict[str, Any]:
         return self.learner.state_dict()
 

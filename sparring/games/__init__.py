@@ -11,6 +11,7 @@ from sparring.games import (  # noqa: F401  (each import registers its games)
     kuhn_poker,
     leduc_poker,
     liars_dice,
+    propose_solve,
     simple_negotiation,
     textarena,
     tic_tac_toe,

@@ -26,6 +26,9 @@ class GameEntry:
     perfect_information: bool = True
     exploitability: bool = False
     """Exact exploitability can be computed (two-player zero-sum OpenSpiel game)."""
+    enumerable: bool = False
+    """OpenSpiel can list every (information) state in reasonable time (pretraining's distill phase);
+    implied by ``exploitability``, which needs the same enumeration."""
     requires: Callable[[], str | None] = field(default=lambda: None)
     """Returns why the game cannot be built here (missing extra), or ``None``."""
     prior: Callable[[Any], dict[str, float]] | None = None

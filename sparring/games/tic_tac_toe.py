@@ -66,5 +66,6 @@ register(
         description="3x3 noughts and crosses; SPIRAL training game; minimax solves it exactly",
         make=openspiel_game("tic_tac_toe", "tic_tac_toe", TicTacToeView),
         prior=tactical(win=0.5, block=0.25),
+        enumerable=True,  # 4,520 positions with a move to make
     )
 )

@@ -71,13 +71,15 @@ class Rounds:
     """Samples the initial model's answers, when win rates are against it (``preference.opponent: initial``)."""
     step: int = 0
     elapsed: float = 0.0
+    cpu_elapsed: float = 0.0
     last_eval: dict[str, float] = field(default_factory=dict)
     evolved: list[int] = field(default_factory=list)
     """eva: indices of the tasks the creator chose for the next round."""
 
 
 # ----------------------------------------------------------------------------- set-up
-def build(config: TrainConfig, run: RunDir) -> Rounds:
+def build(config: TrainConfig, run: RunDir, schedule_steps: int | None = None) -> Rounds:
+    """The run's objects (``schedule_steps`` is unused: the preference learner has no decay horizon)."""
     pref = config.preference
     assert pref is not None
     device = config.model.device
@@ -260,7 +262,13 @@ def save(r: Rounds) -> Path:
         r.tokenizer.save_pretrained(ckpt.model_dir)
         torch.save(r.learner.state_dict(), ckpt.learner_path)
         torch.save({"global": save_rng_state(), "engine": r.engine.rng.get_state()}, ckpt.rng_path)
-        state = {"step": r.step, "elapsed": r.elapsed, "last_eval": r.last_eval, "evolved": r.evolved}
+        state = {
+            "step": r.step,
+            "elapsed": r.elapsed,
+            "cpu_elapsed": r.cpu_elapsed,
+            "last_eval": r.last_eval,
+            "evolved": r.evolved,
+        }
         ckpt.state_path.write_text(json.dumps(state, indent=2))
 
     return save_checkpoint(r.run, r.step, write, keep_last=r.config.checkpoint.keep_last)
@@ -278,6 +286,7 @@ def restore(r: Rounds, path: Path) -> None:
     r.engine.rng.set_state(rng["engine"])
     state = json.loads(ckpt.state_path.read_text())
     r.step, r.elapsed, r.last_eval, r.evolved = state["step"], state["elapsed"], state["last_eval"], state["evolved"]
+    r.cpu_elapsed = state["cpu_elapsed"]
 
 
 # ----------------------------------------------------------------------------- the run
