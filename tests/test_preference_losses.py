@@ -115,3 +115,9 @@ def test_a_dpo_step_raises_the_chosen_over_the_rejected(tiny_model):
     after = [lp[0] - lp[1] for lp in learner.sequence_logps(tiny_model, items)]
     assert all(a > b for a, b in zip(after, before, strict=True))
     assert metrics["pref/updates"] == 3 and metrics["pref/accuracy"] > 0.5
+
+
+def test_a_round_without_comparisons_is_no_update(tiny_model):
+    learner = PreferenceLearner(tiny_model, 0, LearnerSection(lr=1e-3), "dpo", beta=0.5, eta=1.0, batch_size=4)
+    learner.score_reference([])
+    assert learner.step([]) == {"pref/items": 0.0} and learner.updates == 0

@@ -77,6 +77,8 @@ class PreferenceLearner:
     def sequence_logps(self, model: torch.nn.Module, items: list[Comparison]) -> list[torch.Tensor]:
         """Per item, the summed log-prob of each of its responses (one forward per micro-batch of items)."""
         out: list[torch.Tensor] = []
+        if not items:  # a round whose samples all tied makes no comparison
+            return out
         size = max(1, self.config.micro_batch_size // max(1, max(len(i.responses) for i in items)))
         for lo in range(0, len(items), size):
             chunk = items[lo : lo + size]
