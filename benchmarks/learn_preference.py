@@ -2,7 +2,8 @@
 
 Part 1, the bundled tasks (arithmetic and format constraints; held-out
 arithmetic uses operand pairs never trained on): ``spin`` and ``sppo`` train
-the same start with the same seed for ``--minutes`` each. Every round:
+the same start with the same seed for ``--minutes`` CPU minutes each (one
+thread a run, so the budget means the same on a busy machine). Every round:
 held-out quality (exact answer / constraints passed, greedy, 95% Wilson
 interval) and the win rate of round k's answers against round 0's under the
 tasks' programmatic oracle (a tie counts one half).
@@ -121,7 +122,7 @@ def summarise(run_dir: Path) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=2.0, help="wall-clock budget of each run")
+    parser.add_argument("--minutes", type=float, default=2.0, help="CPU-minute budget of each run (one thread each)")
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time, one CPU thread each")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}")
@@ -143,14 +144,14 @@ def main() -> None:
             name = pending.pop(0)
             recipe, overrides, _ = RUNS[name]
             extra = [f"model.path={start}"] if name in FROM_WARM else []
-            cmd = [*COMMON, f"max_minutes={args.minutes}", f"seed={args.seed}", *overrides, *extra]
+            cmd = [*COMMON, f"max_cpu_minutes={args.minutes}", f"seed={args.seed}", *overrides, *extra]
             running.append(launch(recipe, args.root / name, cmd, threads=1, log=args.root / f"{name}.log"))
         time.sleep(2)
         running = [p for p in running if p.poll() is None]
     results = {name: {"recipe": RUNS[name][0], "what": RUNS[name][2], "rounds": summarise(args.root / name)} for name in names}
     columns = [
         ("round", "round", "d"),
-        ("minutes", "min", ".1f"),
+        ("minutes", "CPU min", ".1f"),
         ("quality", "held-out quality", ".3f"),
         ("quality_low", "low", ".3f"),
         ("quality_high", "high", ".3f"),
@@ -159,7 +160,7 @@ def main() -> None:
     ]
     intransitive = [
         ("round", "round", "d"),
-        ("minutes", "min", ".1f"),
+        ("minutes", "CPU min", ".1f"),
         ("shares_text", "share of class 0/1/2/none", "s"),
         ("worst_case_win", "worst-case win (per prompt)", ".3f"),
         ("worst_case_pooled", "pooled", ".3f"),
