@@ -48,7 +48,7 @@ from sparring.report import refresh_report
 from sparring.runloop import Steps
 from sparring.runloop import run as run_steps
 from sparring.seeding import load_rng_state, save_rng_state, step_seed
-from sparring.train import load_model
+from sparring.train import load_model, read_weights
 
 
 @dataclass
@@ -275,11 +275,8 @@ def save(r: Rounds) -> Path:
 
 
 def restore(r: Rounds, path: Path) -> None:
-    from safetensors.torch import load_file
-
     ckpt = CheckpointDir(path)
-    weights = {k: v for f in sorted(ckpt.model_dir.glob("*.safetensors")) for k, v in load_file(f).items()}
-    r.model.load_state_dict(weights, strict=False)
+    r.model.load_state_dict(read_weights(ckpt.model_dir), strict=False)
     r.learner.load_state_dict(torch.load(ckpt.learner_path, weights_only=False))
     rng = torch.load(ckpt.rng_path, weights_only=False)
     load_rng_state(rng["global"])
