@@ -97,7 +97,8 @@ def summarise(run_dir: Path) -> list[dict]:
             continue
         row = {
             "round": m["step"],
-            "minutes": m.get("time/elapsed", 0.0) / 60,
+            "minutes": m.get("time/cpu_seconds", 0.0) / 60,
+            "wall_minutes": m.get("time/elapsed", 0.0) / 60,
             "quality": m.get("eval/quality"),
             "quality_low": m.get("eval/quality_low"),
             "quality_high": m.get("eval/quality_high"),
@@ -120,22 +121,11 @@ def summarise(run_dir: Path) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=2.0, help="CPU-minute budget of each run (one thread each)")
-    parser.add_argument("--parallel", type=int, default=2, help="runs at a time, one CPU thread each")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}")
-    parser.add_argument("--root", type=Path, default=HERE / "runs" / "learn_preference")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "learn_preference.json")
-    args = parser.parse_args()
+def train_all(args: argparse.Namespace, names: list[str]) -> None:
+    """A fresh ``--root``, the warm start when a run needs it, then every run, ``--parallel`` at a time."""
     if args.root.exists():
         shutil.rmtree(args.root)
     args.root.mkdir(parents=True)
-    names = [n.strip() for n in args.runs.split(",") if n.strip()]
-    if unknown := [n for n in names if n not in RUNS]:
-        raise SystemExit(f"unknown run(s) {', '.join(unknown)}; runs: {', '.join(RUNS)}")
-    started = time.time()
     start = warm_start(args.root, args.seed) if any(n in FROM_WARM for n in names) else None
     pending = list(names)
     running: list = []
@@ -148,6 +138,24 @@ def main() -> None:
             running.append(launch(recipe, args.root / name, cmd, threads=1, log=args.root / f"{name}.log"))
         time.sleep(2)
         running = [p for p in running if p.poll() is None]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=2.0, help="CPU-minute budget of each run (one thread each)")
+    parser.add_argument("--parallel", type=int, default=2, help="runs at a time, one CPU thread each")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--report-only", action="store_true", help="re-read the runs under --root; train nothing")
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}")
+    parser.add_argument("--root", type=Path, default=HERE / "runs" / "learn_preference")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "learn_preference.json")
+    args = parser.parse_args()
+    names = [n.strip() for n in args.runs.split(",") if n.strip()]
+    if unknown := [n for n in names if n not in RUNS]:
+        raise SystemExit(f"unknown run(s) {', '.join(unknown)}; runs: {', '.join(RUNS)}")
+    started = time.time()
+    if not args.report_only:
+        train_all(args, names)
     results = {name: {"recipe": RUNS[name][0], "what": RUNS[name][2], "rounds": summarise(args.root / name)} for name in names}
     columns = [
         ("round", "round", "d"),
@@ -175,7 +183,7 @@ def main() -> None:
             "machine": machine(),
             "minutes_per_run": args.minutes,
             "seed": args.seed,
-            "wall_minutes": (time.time() - started) / 60,
+            "wall_minutes": None if args.report_only else (time.time() - started) / 60,
             "runs": results,
         },
     )
