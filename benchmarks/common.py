@@ -24,16 +24,16 @@ def launch(
     return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def chosen_variants(spec: str, known: dict[str, Any], root: Path) -> list[str]:
-    """The comma-separated variant names of ``spec``, checked against ``known``; none may have a run dir yet.
-    Makes ``root``."""
+def chosen_variants(spec: str, known: dict[str, Any], root: Path, report_only: bool = False) -> list[str]:
+    """The comma-separated variant names of ``spec``, checked against ``known``; none may have a run dir yet
+    (with ``report_only``, each must have one: its runs are scored again, not trained). Makes ``root``."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
     unknown = [n for n in names if n not in known]
     if unknown:
         raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(known)}")
     for name in names:
-        if (root / name).exists():
-            raise SystemExit(f"{root / name} exists; remove it or pass --root")
+        if (root / name).exists() != report_only:
+            raise SystemExit(f"{root / name} {'is missing' if report_only else 'exists; remove it or pass --root'}")
     root.mkdir(parents=True, exist_ok=True)
     return names
 

@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--root", default=None, help="run directories (default benchmarks/runs/learn_<game>)")
     parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run")
+    parser.add_argument("--report-only", action="store_true", help="score the existing runs under --root again")
     parser.add_argument("--plain-from", default=None, help="an earlier results JSON whose plain run the chart shows")
     parser.add_argument("--out", default=None, help="JSON results (default benchmarks/results/learn_<game>.json)")
     args = parser.parse_args()
@@ -150,9 +151,10 @@ def main() -> None:
     args.recipe = args.recipe or "spiral-kuhn"
     root = Path(args.root or f"benchmarks/runs/learn_{short}")
     out = Path(args.out or f"benchmarks/results/learn_{short}.json")
-    names = chosen_variants(args.variants, VARIANTS, root)
+    names = chosen_variants(args.variants, VARIANTS, root, args.report_only)
     common = [f"games.0.name={args.game}", *budget_overrides(args.minutes, args.every, args.seed), *args.set]
-    run_variants({n: (args.recipe, VARIANTS[n][0]) for n in names}, common, root, args.parallel)
+    if not args.report_only:
+        run_variants({n: (args.recipe, VARIANTS[n][0]) for n in names}, common, root, args.parallel)
     results = {name: curve(root / name, args.game) for name in names if (root / name / "metrics.jsonl").exists()}
     columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("latest", "checkpoint", ".3f")]
     columns.append(("pool_average", "mixture", ".3f"))
