@@ -338,8 +338,10 @@ class TrainConfig(Section):
     """Optional wall-clock budget; training stops (and checkpoints) at the first step past it."""
     max_cpu_minutes: float | None = Field(None, gt=0)
     """Optional budget in CPU time of the training process (all its threads; not Ray workers' or other
-    ranks'); training stops at the first step past it. On a machine shared with other work it means the
-    same as on an idle one, where wall-clock minutes do not: the learning benchmarks use it."""
+    ranks'); training stops at the first step past it. With one thread (``OMP_NUM_THREADS=1``, as the
+    learning benchmarks run) it means the same on a machine shared with other work as on an idle one,
+    where wall-clock minutes do not; with several, threads that spin-wait for a busy core burn CPU time
+    too, so a contended run buys fewer steps."""
     model: ModelSection = Field(default_factory=ModelSection)
     engine: EngineSection = Field(default_factory=EngineSection)
     distributed: DistributedSection = Field(default_factory=DistributedSection)
