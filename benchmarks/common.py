@@ -86,6 +86,14 @@ def cpu_minutes(run_dir: Path) -> dict[int, float]:
     return {m["step"]: m.get("time/cpu_seconds", m.get("time/elapsed", 0.0)) / 60 for m in read_metrics(run_dir)}
 
 
+def start_model(run_dir: Path) -> Path:
+    """The model directory a run started from (its step 0), as its config names it."""
+    from sparring.config import load_run_config
+    from sparring.engines.paths import resolve_model_path
+
+    return resolve_model_path(load_run_config(run_dir).model.path)
+
+
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]

@@ -27,11 +27,19 @@ import argparse
 import json
 from pathlib import Path
 
-from common import budget_overrides, chosen_variants, cpu_minutes, line_chart, machine, run_variants, table, write_json
+from common import (
+    budget_overrides,
+    chosen_variants,
+    cpu_minutes,
+    line_chart,
+    machine,
+    run_variants,
+    start_model,
+    table,
+    write_json,
+)
 
 from sparring.checkpoint import RunDir, list_checkpoints
-from sparring.config import load_run_config
-from sparring.engines.paths import resolve_model_path
 from sparring.evaluate.exploitability import average_policy_table, exploitability_of_table, kuhn_policy, policy_table
 from sparring.games import make_game
 from sparring.players import make_player
@@ -90,7 +98,7 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
 def curve(run_dir: Path, game_name: str) -> list[dict]:
     game = make_game(game_name)
     minutes = cpu_minutes(run_dir)
-    start = resolve_model_path(load_run_config(run_dir).model.path)
+    start = start_model(run_dir)
     tables, rows = [], []
     # step 0 is the start (its row only: the mixture averages the checkpoints of training)
     checkpoints: list[tuple[int, Path | None]] = [(0, None), *list_checkpoints(RunDir(run_dir))]

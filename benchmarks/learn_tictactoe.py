@@ -17,11 +17,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import budget_overrides, chosen_variants, cpu_minutes, line_chart, machine, run_variants, table, write_json
+from common import (
+    budget_overrides,
+    chosen_variants,
+    cpu_minutes,
+    line_chart,
+    machine,
+    run_variants,
+    start_model,
+    table,
+    write_json,
+)
 
 from sparring.checkpoint import RunDir, list_checkpoints
-from sparring.config import load_run_config
-from sparring.engines.paths import resolve_model_path
 from sparring.evaluate.suite import evaluate_game
 from sparring.games import make_game
 from sparring.players import make_player
@@ -66,7 +74,7 @@ def main() -> None:
     for name in names:
         minutes = cpu_minutes(root / name)
         curves[name] = []
-        start = resolve_model_path(load_run_config(root / name).model.path)
+        start = start_model(root / name)
         models = [(0, start), *((step, path / "model") for step, path in list_checkpoints(RunDir(root / name)))]
         for step, model_dir in models:  # step 0: the model the run started from
             row = {"step": step, "minutes": minutes.get(step, 0.0), **evaluate_checkpoint(model_dir, args.games)}

@@ -258,13 +258,10 @@ def save(t: Trainer) -> Path:
         if is_lora(t.model):  # the adapter only; the state names the base model
             save_adapter(t.model, t.tokenizer, ckpt.adapter_dir)
         else:
-            t.model.save_pretrained(ckpt.model_dir, safe_serialization=True)
-            t.tokenizer.save_pretrained(ckpt.model_dir)
+            save_model_dir(t.model, t.tokenizer, ckpt.model_dir)
         if t.learner.average is not None:
-            t.learner.average.save_pretrained(ckpt.average_dir, safe_serialization=True)
-            t.tokenizer.save_pretrained(ckpt.average_dir)
-        torch.save(t.learner.state_dict(), ckpt.learner_path)
-        torch.save({"global": save_rng_state(), "engine": t.engine.rng.get_state()}, ckpt.rng_path)
+            save_model_dir(t.learner.average, t.tokenizer, ckpt.average_dir)
+        save_learning_state(ckpt, t.learner, t.engine)
         state = {
             "step": t.step,
             "elapsed": t.elapsed,
@@ -292,15 +289,27 @@ def restore(t: Trainer, path: Path) -> None:
             raise UserError(f"{path} has no average/ to resume learner.average_weights from (was it switched on later?)")
         t.learner.average.load_state_dict(read_weights(ckpt.average_dir), strict=False)
     t.engine.after_learning(t.model)  # an engine with its own copy of the weights loads the restored ones
-    t.learner.load_state_dict(torch.load(ckpt.learner_path, weights_only=False))
-    rng = torch.load(ckpt.rng_path, weights_only=False)
-    load_rng_state(rng["global"])
-    t.engine.rng.set_state(rng["engine"])
+    restore_learning_state(ckpt, t.learner, t.engine)
     state = json.loads(ckpt.state_path.read_text())
     t.step, t.elapsed, t.last_eval = state["step"], state["elapsed"], state.get("last_eval", {})
     t.cpu_elapsed = state.get("cpu_elapsed", 0.0)
     t.baselines.load_state_dict(state["baselines"])
     t.league.load_state_dict(state["league"])
+
+
+def save_learning_state(ckpt: CheckpointDir, learner: Any, engine: Any) -> None:
+    """What a checkpoint needs besides the weights to resume exactly: the learner's state (optimizer,
+    schedule, ...) and the global and engine RNGs. Game and preference runs alike."""
+    torch.save(learner.state_dict(), ckpt.learner_path)
+    torch.save({"global": save_rng_state(), "engine": engine.rng.get_state()}, ckpt.rng_path)
+
+
+def restore_learning_state(ckpt: CheckpointDir, learner: Any, engine: Any) -> None:
+    """The inverse of :func:`save_learning_state`."""
+    learner.load_state_dict(torch.load(ckpt.learner_path, weights_only=False))
+    rng = torch.load(ckpt.rng_path, weights_only=False)
+    load_rng_state(rng["global"])
+    engine.rng.set_state(rng["engine"])
 
 
 def read_weights(directory: Path) -> dict[str, torch.Tensor]:

@@ -37,6 +37,7 @@ from sparring.engines.hf import HFEngine
 from sparring.errors import UserError
 from sparring.evaluate.stats import rate
 from sparring.learner import Learner, frozen_copy
+from sparring.lora import save_model_dir
 from sparring.preference import targets as tg
 from sparring.preference.creator import evolve
 from sparring.preference.learner import PreferenceLearner
@@ -47,8 +48,8 @@ from sparring.prompts import encode_chat
 from sparring.report import refresh_report
 from sparring.runloop import Steps
 from sparring.runloop import run as run_steps
-from sparring.seeding import load_rng_state, save_rng_state, step_seed
-from sparring.train import load_model, read_weights
+from sparring.seeding import step_seed
+from sparring.train import load_model, read_weights, restore_learning_state, save_learning_state
 
 
 @dataclass
@@ -258,10 +259,8 @@ def evaluate(r: Rounds) -> dict[str, float]:
 def save(r: Rounds) -> Path:
     def write(directory: Path) -> None:
         ckpt = CheckpointDir(directory)
-        r.model.save_pretrained(ckpt.model_dir, safe_serialization=True)
-        r.tokenizer.save_pretrained(ckpt.model_dir)
-        torch.save(r.learner.state_dict(), ckpt.learner_path)
-        torch.save({"global": save_rng_state(), "engine": r.engine.rng.get_state()}, ckpt.rng_path)
+        save_model_dir(r.model, r.tokenizer, ckpt.model_dir)
+        save_learning_state(ckpt, r.learner, r.engine)
         state = {
             "step": r.step,
             "elapsed": r.elapsed,
@@ -277,10 +276,7 @@ def save(r: Rounds) -> Path:
 def restore(r: Rounds, path: Path) -> None:
     ckpt = CheckpointDir(path)
     r.model.load_state_dict(read_weights(ckpt.model_dir), strict=False)
-    r.learner.load_state_dict(torch.load(ckpt.learner_path, weights_only=False))
-    rng = torch.load(ckpt.rng_path, weights_only=False)
-    load_rng_state(rng["global"])
-    r.engine.rng.set_state(rng["engine"])
+    restore_learning_state(ckpt, r.learner, r.engine)
     state = json.loads(ckpt.state_path.read_text())
     r.step, r.elapsed, r.last_eval, r.evolved = state["step"], state["elapsed"], state["last_eval"], state["evolved"]
     r.cpu_elapsed = state["cpu_elapsed"]
