@@ -14,6 +14,7 @@ from sparring.games import TERMINAL, InvalidAction, game_entry, make_game
 from sparring.games.kuhn_poker import KuhnSeriesState
 from sparring.games.openspiel import OpenSpielState
 from sparring.games.propose_solve import ProposeSolveState
+from sparring.games.sneaky_critic import SneakyCriticState
 from sparring.players.random_player import moves_for
 from sparring.specs import parse_spec
 
@@ -146,6 +147,14 @@ def information_state(state: Any, player: int) -> str:
         if player == 1:
             return repr((state.task and state.task.problem, state.task and state.task.invalid))
         return repr((state.proposal, state.task and state.task.invalid, len(state.answers), state.solved()))
+    if isinstance(state, SneakyCriticState):
+        # The critic sees the problem and the solution as shown, never whether (or which) step was rewritten;
+        # the sneaky player sees the correct solution, whether the game is clean, and its own rewrite.
+        if player == 1:
+            waiting = state.rewrite is None and not state.clean
+            return repr((state.problem(), None if waiting else state.lines(state.shown())))
+        rewrite = state.rewrite and state.rewrite.text(state.altered)
+        return repr((state.problem(), state.clean, rewrite, state.not_wrong))
     raise NotImplementedError(f"no information-state reference for {type(state).__name__}: add one here")
 
 

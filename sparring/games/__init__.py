@@ -13,6 +13,7 @@ from sparring.games import (  # noqa: F401  (each import registers its games)
     liars_dice,
     propose_solve,
     simple_negotiation,
+    sneaky_critic,
     textarena,
     tic_tac_toe,
 )
