@@ -14,6 +14,7 @@ from sparring.games import TERMINAL, InvalidAction, game_entry, make_game
 from sparring.games.kuhn_poker import KuhnSeriesState
 from sparring.games.openspiel import OpenSpielState
 from sparring.games.propose_solve import ProposeSolveState
+from sparring.games.red_team import RedTeamState
 from sparring.games.sneaky_critic import SneakyCriticState
 from sparring.players.random_player import moves_for
 from sparring.specs import parse_spec
@@ -90,12 +91,23 @@ def test_illegal_move_raises_with_reason_and_leaves_state_unchanged(game_spec):
             break
         player = state.current_player
         before = (state.render(), state.observation(player), state.current_player)
-        bad = "[Offer: 5 Unicorn -> 1 Gold]" if state.legal_actions() is None else "definitely-not-a-move"
+        bad = "definitely-not-a-move" if state.legal_actions() is not None else refused_free_text(state)
         with pytest.raises(InvalidAction) as err:
             state.apply(bad)
         assert err.value.reason
         assert (state.render(), state.observation(player), state.current_player) == before
         state.apply(rng.choice(moves_for(state)))
+
+
+def refused_free_text(state: Any) -> str:
+    """A turn a free-text game refuses: a negotiation offer of a resource nobody has, or (for a game that takes
+    any short text, such as red_team's requests) a turn far past every length limit."""
+    for candidate in ("[Offer: 5 Unicorn -> 1 Gold]", "x" * 5000):
+        try:
+            state.clone().apply(candidate)
+        except InvalidAction:
+            return candidate
+    raise AssertionError("a free-text turn must refuse something: neither a bogus offer nor 5,000 characters")
 
 
 def test_terminal_state_refuses_moves(game_spec):
@@ -155,6 +167,9 @@ def information_state(state: Any, player: int) -> str:
             return repr((state.problem(), None if waiting else state.lines(state.shown())))
         rewrite = state.rewrite and state.rewrite.text(state.altered)
         return repr((state.problem(), state.clean, rewrite, state.not_wrong))
+    if isinstance(state, RedTeamState):
+        # The attacker sees the task and its own request, never the secret; the defender sees all three.
+        return repr((state.task, state.request) if player == 0 else (state.secret, state.task, state.request))
     raise NotImplementedError(f"no information-state reference for {type(state).__name__}: add one here")
 
 
