@@ -14,6 +14,7 @@ from sparring.games import TERMINAL, InvalidAction, game_entry, make_game
 from sparring.games.kuhn_poker import KuhnSeriesState
 from sparring.games.openspiel import OpenSpielState
 from sparring.games.propose_solve import ProposeSolveState
+from sparring.games.qrv import QRVState
 from sparring.games.red_team import RedTeamState
 from sparring.games.sneaky_critic import SneakyCriticState
 from sparring.players.random_player import moves_for
@@ -170,6 +171,13 @@ def information_state(state: Any, player: int) -> str:
     if isinstance(state, RedTeamState):
         # The attacker sees the task and its own request, never the secret; the defender sees all three.
         return repr((state.task, state.request) if player == 0 else (state.secret, state.task, state.request))
+    if isinstance(state, QRVState):
+        # The responder sees the document and the question, never the reference answer nor its earlier attempts.
+        if player == 1:
+            return repr((state.document, state.question and state.question.text, state.question and state.question.invalid))
+        return repr(
+            (state.document, state.proposal, state.question and state.question.invalid, len(state.answers), state.right())
+        )
     raise NotImplementedError(f"no information-state reference for {type(state).__name__}: add one here")
 
 

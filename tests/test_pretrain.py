@@ -142,7 +142,7 @@ def test_pretrain_config_files_are_checked_field_by_field(tmp_path):
             load_pretrain_config(bad)
 
 
-@pytest.mark.parametrize("name", ["propose_solve", "sneaky_critic", "red_team"])
+@pytest.mark.parametrize("name", ["propose_solve", "sneaky_critic", "red_team", "qrv"])
 def test_role_game_corpus_answers_parse_and_play_where_they_were_given(name):
     """Every clean corpus answer of a role game, read by the player's parser, is a move its game accepts there."""
     import random
