@@ -61,6 +61,7 @@ from sparring.games.priors import moves_for, uniform
 from sparring.games.registry import game_entry
 from sparring.prefix import response_log_softmax
 from sparring.prompts import PromptConfig, format_answer, render_messages
+from sparring.specs import parse_spec
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -93,7 +94,7 @@ class PretrainConfig:
             "breakthrough": 6000,
         }
     )
-    """Turns of prior play per game in the corpus."""
+    """Turns of prior play per game in the corpus; a key may be a game spec with parameters (``qrv:level=2``)."""
     observation_loss_weight: float = 0.5
     """Weight of the loss on the observation text (board, history, legal moves) next to the answer's."""
     invalid_rate: float = 0.05
@@ -167,7 +168,7 @@ def game_turns(
     """``count`` corpus turns of one game, each with a copy of the state it was answered at (so a test can
     check that every clean answer parses and plays there)."""
     game = make_game(name)
-    prior = game_entry(name).prior or uniform
+    prior = game_entry(parse_spec(name, what="game").name).prior or uniform  # a mix key may be a spec: qrv:level=2
     seen_moves: set[str] = set()
     made, game_seed = 0, 0
     while made < count:

@@ -142,7 +142,7 @@ def test_pretrain_config_files_are_checked_field_by_field(tmp_path):
             load_pretrain_config(bad)
 
 
-@pytest.mark.parametrize("name", ["propose_solve", "sneaky_critic", "red_team", "qrv"])
+@pytest.mark.parametrize("name", ["propose_solve", "sneaky_critic", "red_team", "qrv", "qrv:level=2"])
 def test_role_game_corpus_answers_parse_and_play_where_they_were_given(name):
     """Every clean corpus answer of a role game, read by the player's parser, is a move its game accepts there."""
     import random
@@ -163,3 +163,10 @@ def test_role_game_corpus_answers_parse_and_play_where_they_were_given(name):
         state.clone().apply(move.action)  # raises InvalidAction if the corpus taught an unplayable answer
         clean += 1
     assert 80 < clean < 120  # some were made invalid on purpose
+
+
+def test_a_corpus_mix_key_may_be_a_game_spec():
+    samples = corpus(PretrainConfig(mix={"qrv:level=2": 30}))
+    assert len(samples) == 30
+    documents = [s.messages[-1]["content"].split("Document:\n")[1].split("\n") for s in samples]
+    assert all(len([line for line in doc if ": " in line]) >= 12 for doc in documents)  # 4 * (2 + 1) lines
