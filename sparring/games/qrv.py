@@ -29,9 +29,9 @@ question over ``MAX_QUESTION_CHARS`` or an answer over ``MAX_ANSWER_CHARS``
 characters, an empty answer.
 
 Returns of a valid question, with p the responder's success rate over its k
-attempts: responder p, questioner ``propose_solve.proposer_reward(p)``
-(R-Zero's 1 - |2p - 1|, one function for both games): most for a question at
-the responder's frontier. Not zero-sum.
+attempts: responder p, questioner R-Zero's 1 - |2p - 1|, most for a question
+at the responder's frontier (``propose_solve.proposer_solver_returns``: one
+function scores both games). Not zero-sum.
 
 Prior of the bundled base model (:func:`prior`): the questioner picks among a
 few example questions drawn from the seed (three valid, one with a wrong
@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 from sparring.games.base import TERMINAL, InvalidAction
 from sparring.games.priors import mix
-from sparring.games.propose_solve import proposer_reward
+from sparring.games.propose_solve import proposer_solver_returns
 from sparring.games.registry import GameEntry, register
 
 KEY_WORDS = (
@@ -180,10 +180,7 @@ class QRVState:
     def returns(self) -> list[float]:
         if not self.is_terminal():
             return [0.0, 0.0]
-        if self.question.invalid is not None:
-            return [-1.0, 0.0]
-        p = self.right() / self.game.attempts
-        return [proposer_reward(p), p]
+        return proposer_solver_returns(self.question.invalid is not None, self.right(), self.game.attempts)
 
     def legal_actions(self, player: int | None = None) -> None:
         return None
