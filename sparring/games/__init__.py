@@ -12,7 +12,10 @@ from sparring.games import (  # noqa: F401  (each import registers its games)
     leduc_poker,
     liars_dice,
     propose_solve,
+    qrv,
+    red_team,
     simple_negotiation,
+    sneaky_critic,
     textarena,
     tic_tac_toe,
 )
