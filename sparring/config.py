@@ -135,6 +135,13 @@ class RolloutSection(Section):
     ``turn`` charges the offending turn alone and gives the game's other turns 0."""
     gamma: float = Field(1.0, gt=0, le=1)
     """Per-turn discount of the game return over a seat's own turns (SPIRAL: 1, every turn gets the return)."""
+    view: Literal["turn", "trajectory"] = "turn"
+    """What a sample is, and what the model reads while it plays. ``turn`` (SPIRAL): every decision is its
+    own sample, prompted afresh with the rules and the current observation. ``trajectory`` (MARS): the model
+    plays each game as one growing conversation per seat (its earlier prompts and answers, then the next
+    observation, ids appended turn by turn, never re-tokenised) and that seat's whole game is one sample:
+    each answer a segment with its own turn's advantage, the observations between them read but not
+    learned. Prompts grow with the game: mind ``engine.max_model_len`` for long games."""
 
 
 class OpponentSection(Section):

@@ -9,7 +9,12 @@ For each response token t of a sample with advantage A:
 
 A sample's loss is the sum over its tokens divided by a constant (the answer
 length budget: Dr.GRPO, as SPIRAL) -- or the per-sequence or whole-batch
-token mean -- and the batch loss is the mean over samples. Micro-batches are
+token mean -- and the batch loss is the mean over samples. A trajectory-view
+sample (``rollout.view: trajectory``) is one seat's whole game: each of its
+answers is a segment with its own turn's advantage, and it counts as that
+many responses; the observations between segments are read but carry no
+loss (:meth:`TurnSample.spans`; a turn sample is the one-segment case, on
+the same code path). Micro-batches are
 scaled so that accumulating them gives exactly the full-batch gradient (a
 test checks it); over N processes each takes a shard and the gradients are
 summed (a :class:`GradientSync`, implemented by ``sparring.distributed.ddp``),
@@ -159,21 +164,22 @@ class Learner:
         for k, s in enumerate(batch):
             logp = new[k]
             old = torch.tensor(s.response_logprobs, dtype=logp.dtype, device=logp.device)
+            adv, mask = token_advantages(s, logp)
             ratio = torch.exp(logp - old)
-            adv = s.advantage
             per_token = -torch.minimum(ratio * adv, ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio) * adv)
-            stats["pg"] += per_token.sum().item()
-            stats["clipped"] += ((ratio - 1).abs() > cfg.clip_ratio).sum().item()
-            stats["ratio"] += ratio.sum().item()
+            stats["pg"] += (per_token * mask).sum().item()
+            stats["clipped"] += (((ratio - 1).abs() > cfg.clip_ratio) * mask).sum().item()
+            stats["ratio"] += (ratio * mask).sum().item()
             if ref is not None:
                 r = (ref[k] - logp).clamp(-10, 10)
                 kl = torch.exp(r) - r - 1
                 per_token = per_token + cfg.kl_coef * kl
-                stats["kl"] += kl.sum().item()
+                stats["kl"] += (kl * mask).sum().item()
             if cfg.entropy_coef > 0:
                 per_token = per_token - cfg.entropy_coef * entropies[k]
-            stats["entropy"] += entropies[k].sum().item()
-            total = total + self.aggregate(per_token, num_samples, num_tokens)
+            stats["entropy"] += (entropies[k] * mask).sum().item()
+            for start, end, _ in s.spans():  # one response per segment: a turn sample has one, a trajectory several
+                total = total + self.aggregate(per_token[start:end], num_samples, num_tokens)
         return total, stats
 
     def aggregate(self, per_token: torch.Tensor, num_samples: int, num_tokens: int) -> torch.Tensor:
@@ -239,7 +245,8 @@ class Learner:
         metrics.update(
             {
                 "learner/samples": float(len(samples)),
-                "learner/tokens": float(sum(len(s.response_ids) for s in samples)),
+                "learner/tokens": float(sum(s.generated_tokens for s in samples)),
+                "learner/sequence_tokens": float(sum(len(s.prompt_ids) + len(s.response_ids) for s in samples)),
                 "learner/skipped": float(skipped),
                 "learner/lr": self.optimizer.param_groups[0]["lr"],
             }
@@ -249,12 +256,12 @@ class Learner:
     def update(self, samples: list[TurnSample]) -> dict[str, float] | None:
         """One optimizer step on ``samples`` (this process's shard of them); None if it was skipped as not finite."""
         mine = self.parallel.shard(samples) if self.parallel is not None else samples
-        num_tokens = sum(len(s.response_ids) for s in samples)
+        num_responses, num_tokens = response_counts(samples)
         self.optimizer.zero_grad(set_to_none=True)
         sums: dict[str, float] = defaultdict(float)
         loss_value, finite = 0.0, True
         for batch in self.micro_batches(mine):
-            loss, stats = self.micro_batch_loss(batch, len(samples), num_tokens)
+            loss, stats = self.micro_batch_loss(batch, num_responses, num_tokens)
             if not torch.isfinite(loss):
                 finite = False
                 break
@@ -355,6 +362,24 @@ class Learner:
             self.adapter_reference.load_state_dict(state["adapter_reference"])
         if self.value is not None and "value" in state:
             self.value.load_state_dict(state["value"])
+
+
+def response_counts(samples: list[TurnSample]) -> tuple[int, int]:
+    """The batch's responses (one per segment: a trajectory counts each of its turns) and generated tokens.
+
+    The loss normalisers divide by these, so a batch's loss has one scale in either view.
+    """
+    return sum(len(s.spans()) for s in samples), sum(s.generated_tokens for s in samples)
+
+
+def token_advantages(sample: TurnSample, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per response token: the advantage of the segment it lies in, and 1 where the loss applies (0 between segments)."""
+    adv = torch.zeros(len(sample.response_ids), dtype=like.dtype)
+    mask = torch.zeros(len(sample.response_ids), dtype=like.dtype)
+    for start, end, advantage in sample.spans():
+        adv[start:end] = advantage
+        mask[start:end] = 1
+    return adv.to(like.device), mask.to(like.device)
 
 
 def optimizer_and_schedule(

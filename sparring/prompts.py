@@ -99,6 +99,54 @@ def encode_chat(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
     return tokenizer.encode(text, add_special_tokens=False)
 
 
+def followup_message(state: State, player: int, config: PromptConfig = PromptConfig()) -> dict[str, str]:
+    """The user turn that hands ``player`` its next observation in a running conversation (trajectory view).
+
+    The first turn's prompt (:func:`render_messages`) already holds the
+    rules, so later turns carry the observation alone (in ``spiral`` style
+    wrapped in SPIRAL's user turn, which repeats the answer instruction).
+    """
+    observation = state.observation(player)
+    return {"role": "user", "content": render_spiral(observation) if config.style == "spiral" else observation}
+
+
+_ASSISTANT_MARK = "\x00sparring-assistant\x00"
+_USER_MARK = "\x00sparring-user\x00"
+
+
+def encode_followup(tokenizer: Any, message: dict[str, str], response_ids: list[int]) -> list[int]:
+    """Ids that follow a generated response to open the next user turn and the model's next answer.
+
+    The trajectory view builds a conversation append-only: the prompt of a
+    seat's turn k is the prompt of turn k - 1, the ids the model generated,
+    then these ids. The chat template is applied once, to a two-message
+    placeholder conversation, only to read what it writes after an
+    assistant message (its end-of-turn text, the user turn, the generation
+    prompt); the real conversation is never re-rendered and the generated
+    ids are never re-tokenised. When the response already ends with the
+    template's end-of-turn token (it stopped there), that token is not added twice.
+    """
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(
+            [
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "content": _ASSISTANT_MARK},
+                {"role": "user", "content": _USER_MARK},
+            ],
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+        after = text[text.index(_ASSISTANT_MARK) + len(_ASSISTANT_MARK) :]
+        closing, _, opening = after.partition(_USER_MARK)
+        closing += message["content"] + opening
+    else:  # the plain layout of encode_chat
+        closing = f"\n\n{message['role'].capitalize()}: {message['content']}\n\nAssistant:"
+    if response_ids and response_ids[-1] in set(getattr(tokenizer, "all_special_ids", ())):
+        end = tokenizer.decode(response_ids[-1:], skip_special_tokens=False)
+        closing = closing.removeprefix(end) if end else closing
+    return tokenizer.encode(closing, add_special_tokens=False)
+
+
 def format_answer(move: str, answer_format: AnswerFormat = "boxed") -> str:
     """A clean answer that plays ``move`` in the given format."""
     if answer_format == "boxed":

@@ -7,12 +7,20 @@ prompt ids the model read, the ids it generated and their log-probs at
 generation, and -- filled in here -- the reward that turn earns (the game's
 return to that seat, optionally discounted by how many of the seat's own
 turns were still to come). Advantage estimators then fill ``advantage``.
+
+In the trajectory view (MARS, ``rollout.view: trajectory``) the turns of one
+seat in one game are then merged (:func:`trajectories`) into one sample: the
+seat's first prompt, and as response everything after it -- each answer the
+model generated, with the next observation's ids between them. ``segments``
+marks the generated stretches and carries each turn's advantage; the ids in
+between are context only (no loss). A turn sample is the one-segment case,
+and the learner reads every sample through :meth:`TurnSample.spans`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from sparring.rollout import GameRecord
@@ -40,6 +48,18 @@ class TurnSample:
     """A learned estimate of this turn's reward from its prompt alone (``advantage.baseline: value``)."""
     info: dict[str, Any] = field(default_factory=dict)
     """Parsed action, invalid reason, finish reason, text -- for replays and metrics."""
+    segments: list[tuple[int, int, float]] | None = None
+    """Trajectory view: ``(start, end, advantage)`` of each generated stretch of ``response_ids`` that is
+    learned from; None for a turn sample (its whole response, with ``advantage``)."""
+
+    def spans(self) -> list[tuple[int, int, float]]:
+        """The stretches of ``response_ids`` the loss covers, each with its advantage."""
+        return self.segments if self.segments is not None else [(0, len(self.response_ids), self.advantage)]
+
+    @property
+    def generated_tokens(self) -> int:
+        """Tokens the loss covers: the model's own, never the observations between them."""
+        return sum(end - start for start, end, _ in self.spans())
 
 
 def turn_samples(
@@ -126,3 +146,54 @@ def role_returns(
         for seat in learner_seats(game_id, record):
             returns.setdefault((record.game, seat), []).append(credited_return(record, seat, invalid_credit))
     return returns
+
+
+def trajectories(samples: list[TurnSample], learned: list[TurnSample] | None = None) -> list[TurnSample]:
+    """MARS's view: the turn samples of each (game, seat) merged into one sample, in first-seen order.
+
+    The merged sample's ids are the seat's final prompt and answer, which in
+    the trajectory view hold every earlier prompt and answer as a prefix;
+    each turn's answer becomes a segment with that turn's advantage.
+    ``learned`` (default: all) are the turns the loss covers -- the others
+    (e.g. dropped for a zero advantage) stay in as context only, and a seat
+    with none is left out. A turn whose ids are not a prefix of the seat's
+    later ones (turn-view samples) is an error: the learner must read
+    exactly what the model read.
+    """
+    keep = {id(s) for s in (samples if learned is None else learned)}
+    seats: dict[tuple[int, int], list[TurnSample]] = {}
+    for s in samples:
+        seats.setdefault((s.game_id, s.seat), []).append(s)
+    out = []
+    for turns in seats.values():
+        turns.sort(key=lambda s: s.turn)
+        last = turns[-1]
+        ids = last.prompt_ids + last.response_ids
+        start = len(turns[0].prompt_ids)
+        logprobs = [0.0] * (len(ids) - start)
+        segments = []
+        for t in turns:
+            at = len(t.prompt_ids)
+            if ids[:at] != t.prompt_ids or ids[at : at + len(t.response_ids)] != t.response_ids:
+                raise ValueError(
+                    f"{t.game} game {t.game_id} seat {t.seat} turn {t.turn}: its ids are not a prefix of the seat's "
+                    "later turns (was it played with rollout.view=turn?)"
+                )
+            logprobs[at - start : at - start + len(t.response_ids)] = t.response_logprobs
+            if id(t) in keep:
+                segments.append((at - start, at - start + len(t.response_ids), t.advantage))
+        if segments:
+            out.append(
+                replace(
+                    turns[0],
+                    turn=0,
+                    response_ids=ids[start:],
+                    response_logprobs=logprobs,
+                    reward=last.reward,
+                    advantage=0.0,
+                    last_turn=True,
+                    info={"turns": len(turns)},
+                    segments=segments,
+                )
+            )
+    return out

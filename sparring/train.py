@@ -52,7 +52,7 @@ from sparring.report import refresh_report
 from sparring.rollout import GameRecord
 from sparring.runloop import Steps
 from sparring.runloop import run as run_steps
-from sparring.samples import TurnSample, role_returns, turn_samples
+from sparring.samples import TurnSample, role_returns, trajectories, turn_samples
 from sparring.seeding import load_rng_state, save_rng_state, step_seed
 from sparring.value import ValueBaseline
 
@@ -109,7 +109,7 @@ def build(config: TrainConfig, run: RunDir, schedule_steps: int | None = None) -
     sampling = SamplingParams(
         temperature=config.sampling.temperature, top_p=config.sampling.top_p, max_new_tokens=config.sampling.max_new_tokens
     )
-    policy = LMPlayer(engine, None, prompt, sampling, name="policy")
+    policy = LMPlayer(engine, None, prompt, sampling, name="policy", view=config.rollout.view)
     games = [(g.name, make_game(g.name), g.weight) for g in config.games]
     magnet_is_average = config.reference.magnet == "average"
     copy_reference = config.learner.kl_coef > 0 and not is_lora(model) and not magnet_is_average  # LoRA: base = reference
@@ -139,6 +139,7 @@ def build(config: TrainConfig, run: RunDir, schedule_steps: int | None = None) -
             prompt,
             sampling,
             name=f"pool:{Path(path).name}",
+            view=config.rollout.view,
         )
 
     league = League(config.opponent, games, policy, config.seed, run.pool_dir, load_opponent)
@@ -180,10 +181,12 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     estimate(adv.estimator, samples, t.baselines, returns, **options.get(adv.estimator, {}))
     value_loss = t.learner.value.fit(value_features, [s.reward for s in samples]) if value_features is not None else None
     trained = drop_zero_advantage(samples) if adv.drop_zero else samples
-    # 5. learn (an HFEngine shares the module; a vLLM engine sleeps meanwhile, then loads the new weights)
+    # 5. learn (an HFEngine shares the module; a vLLM engine sleeps meanwhile, then loads the new weights);
+    #    the trajectory view learns from each seat's game as one sample, its kept turns as segments
+    learned = trajectories(samples, trained) if cfg.rollout.view == "trajectory" else trained
     learn_started = time.perf_counter()
     with while_learning(t.engine, t.model):
-        metrics = t.learner.step(trained)
+        metrics = t.learner.step(learned)
     learn_seconds = time.perf_counter() - learn_started
     # 6. league
     t.league.record(plan, records)
@@ -241,7 +244,7 @@ def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> di
     sampling = eval_sampling(cfg)  # eval.temperature and eval.top_p (SPIRAL evaluates at 0.6 / 0.95)
     metrics: dict[str, float] = {}
     for section, (spec, game, _) in zip(cfg.games, t.games, strict=True):
-        player = LMPlayer(t.engine, game, t.policy.prompt, sampling, name="policy")
+        player = LMPlayer(t.engine, game, t.policy.prompt, sampling, name="policy", view=cfg.rollout.view)
         opponents = section.eval_opponents or default_opponents(spec)
         result = evaluate_game(game, spec, player, opponents, games or cfg.eval.games, cfg.eval.exploitability, progress=progress)
         metrics.update(result.metrics())

@@ -6,6 +6,15 @@ endless text, no answer -- the game goes on: the turn becomes an invalid move
 with its reason recorded, never an exception. The token ids and log-probs of
 each turn ride along in ``Move.info`` so training uses exactly what was sampled.
 
+``view`` decides what the model reads (``rollout.view``). ``turn`` (SPIRAL):
+every decision is a fresh prompt, the rules and the current observation.
+``trajectory`` (MARS): each seat plays one growing conversation per game --
+the prompt of its turn k is the ids of turn k - 1's prompt, the ids it
+generated then, and the next observation's user turn
+(:func:`sparring.prompts.encode_followup`) -- so the model sees its own
+earlier answers and never the opponent's text beyond what the observation
+shows. The running ids are kept per (game state, seat) and dropped with the state.
+
 The policy view (for exact exploitability) scores, at a state, each legal
 move's clean answer (``\\boxed{bet}`` + end of turn) under the model and
 normalises: p(move) is proportional to p(answer | prompt). For a model that
@@ -16,12 +25,24 @@ for models that answer directly, like the bundled one, it is its policy.
 from __future__ import annotations
 
 import math
-from typing import Any
+import weakref
+from typing import Any, Literal
 
 from sparring.engines.base import Engine, SamplingParams
 from sparring.games.base import Game, State
 from sparring.players.base import Move
-from sparring.prompts import PROMPT_STYLES, PromptConfig, encode_chat, format_answer, read_move, render_messages
+from sparring.prompts import (
+    PROMPT_STYLES,
+    PromptConfig,
+    encode_chat,
+    encode_followup,
+    followup_message,
+    format_answer,
+    read_move,
+    render_messages,
+)
+
+View = Literal["turn", "trajectory"]
 
 
 class LMPlayer:
@@ -32,12 +53,16 @@ class LMPlayer:
         prompt: PromptConfig | None = None,
         sampling: SamplingParams | None = None,
         name: str = "model",
+        view: View = "turn",
     ):
         self.engine = engine
         self.game = game
         self.prompt = prompt or PromptConfig()
         self.sampling = sampling or SamplingParams()
         self.name = name
+        self.view = view
+        self._conversations: dict[int, tuple[weakref.ref[State], dict[int, list[int]]]] = {}
+        """Trajectory view: per game state (by id, checked through a weak reference), each seat's ids so far."""
 
     # -- prompts ------------------------------------------------------------
     def prompt_ids(self, game: Game, state: State, seat: int) -> list[int]:
@@ -47,6 +72,24 @@ class LMPlayer:
         """Token ids of the clean answer for ``move``, end of turn included."""
         tok = self.engine.tokenizer
         return tok.encode(format_answer(move, self.prompt.answer_format), add_special_tokens=False) + [tok.eos_token_id]
+
+    def _conversation(self, state: State) -> dict[int, list[int]]:
+        """The seats' running ids in this game; a new game (or a recycled id) starts empty."""
+        entry = self._conversations.get(id(state))
+        if entry is None or entry[0]() is not state:
+            key = id(state)
+            entry = (weakref.ref(state, lambda _, key=key: self._conversations.pop(key, None)), {})
+            self._conversations[key] = entry
+        return entry[1]
+
+    def turn_prompt(self, game: Game, state: State, seat: int) -> list[int]:
+        """The ids the model reads for this decision, by ``view`` (see the module docstring)."""
+        if self.view == "turn":
+            return self.prompt_ids(game, state, seat)
+        so_far = self._conversation(state).get(seat)
+        if so_far is None:
+            return self.prompt_ids(game, state, seat)
+        return so_far + encode_followup(self.engine.tokenizer, followup_message(state, seat, self.prompt), so_far)
 
     # -- acting -------------------------------------------------------------
     def act(self, state: State, seat: int) -> Move:
@@ -61,10 +104,12 @@ class LMPlayer:
         self, games: list[Game], states: list[State], seats: list[int], sampling: SamplingParams | None = None
     ) -> list[Move]:
         """One batched generate call for every (game, state, seat)."""
-        prompts = [self.prompt_ids(g, s, seat) for g, s, seat in zip(games, states, seats, strict=True)]
+        prompts = [self.turn_prompt(g, s, seat) for g, s, seat in zip(games, states, seats, strict=True)]
         generations = self.engine.generate(prompts, sampling or self.sampling)
         moves = []
-        for state, prompt, gen in zip(states, prompts, generations, strict=True):
+        for state, seat, prompt, gen in zip(states, seats, prompts, generations, strict=True):
+            if self.view == "trajectory":
+                self._conversation(state)[seat] = prompt + gen.token_ids
             parsed = read_move(gen.text, state.legal_actions(), self.prompt, truncated=gen.finish_reason == "length")
             info = {
                 "prompt_ids": prompt,

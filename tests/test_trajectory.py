@@ -1,0 +1,208 @@
+"""The trajectory view (MARS): the model plays each game as one growing conversation per seat, and the
+learner reads exactly the ids it generated, each answer a segment with its turn's advantage."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from conftest import AVAILABLE, VARIANTS
+from precision import FP32
+
+from sparring.config import LearnerSection
+from sparring.engines.base import Generation, SamplingParams
+from sparring.engines.hf import HFEngine
+from sparring.games import game_entry, make_game
+from sparring.learner import Learner
+from sparring.players.lm import LMPlayer
+from sparring.prompts import encode_chat, encode_followup, followup_message, format_answer, render_messages
+from sparring.rollout import play_games
+from sparring.samples import TurnSample, trajectories, turn_samples
+
+TWO_PLAYER = [g for g in AVAILABLE + VARIANTS if game_entry(g.split(":")[0]).num_players == 2]
+
+
+class RecordingEngine:
+    """An engine that answers what the test tells it (a legal move, sometimes cut before its end token)
+    and records every prompt it was given with the ids and log-probs it returned."""
+
+    def __init__(self, tokenizer, seed: int = 0):
+        self.tokenizer = tokenizer
+        self.pad_id = tokenizer.pad_token_id
+        self.rng = random.Random(seed)
+        self.answers: list[str] = []
+        self.calls: list[tuple[list[int], list[int], list[float]]] = []
+
+    def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
+        out = []
+        for prompt, answer in zip(prompts, self.answers, strict=True):
+            ids = self.tokenizer.encode(f"I play {format_answer(answer)}", add_special_tokens=False)
+            stopped = self.rng.random() < 0.8  # else "cut at max new tokens": no end-of-turn token
+            ids = ids + [self.tokenizer.eos_token_id] if stopped else ids
+            logprobs = [-self.rng.random() for _ in ids]
+            self.calls.append((list(prompt), ids, logprobs))
+            out.append(
+                Generation(ids, logprobs, self.tokenizer.decode(ids, skip_special_tokens=True), "stop" if stopped else "length")
+            )
+        return out
+
+
+class ScriptedPlayer(LMPlayer):
+    """A model player whose engine answers a random legal move (free text: a fixed line)."""
+
+    def act_batch_games(self, games, states, seats, sampling=None):
+        rng = self.engine.rng
+        self.engine.answers = [rng.choice(s.legal_actions()) if s.legal_actions() else "[Accept]" for s in states]
+        return super().act_batch_games(games, states, seats, sampling)
+
+
+@pytest.mark.parametrize("spec", TWO_PLAYER)
+def test_the_learners_trajectory_is_id_for_id_what_the_engine_read_and_wrote(spec, bundled_tokenizer):
+    game = make_game(spec)
+    engine = RecordingEngine(bundled_tokenizer)
+    player = ScriptedPlayer(engine, game, view="trajectory")
+    records = play_games(game, [player, player], num_games=4, seed=3, max_turns=12, forfeit=(-1.5, 0.5))
+    samples = turn_samples(records, lambda i, r: list(range(game.num_players)))
+    for k, s in enumerate(samples):
+        s.advantage = float(k + 1)
+    merged = trajectories(samples)
+
+    calls: dict[tuple[tuple[int, ...], tuple[int, ...]], list[list[float]]] = {}
+    for p, r, lp in engine.calls:
+        calls.setdefault((tuple(p), tuple(r)), []).append(lp)
+    segments = 0
+    for t in merged:
+        ids = t.prompt_ids + t.response_ids
+        base = len(t.prompt_ids)
+        for start, end, _ in t.spans():
+            read, wrote = tuple(ids[: base + start]), tuple(ids[base + start : base + end])
+            assert (read, wrote) in calls, "a segment the engine never generated after exactly these ids"
+            assert t.response_logprobs[start:end] in calls[(read, wrote)]
+            segments += 1
+        assert t.spans()[0][0] == 0, "a seat's first prompt is the trajectory's prompt"
+    assert segments == len(engine.calls) == len(samples)
+    assert sorted(a for t in merged for *_, a in t.spans()) == sorted(s.advantage for s in samples)
+    if spec in ("tic_tac_toe", "kuhn_poker", "connect_four"):
+        assert any(len(t.spans()) > 1 for t in merged), "no seat moved twice: the test proved nothing about appending"
+
+
+def test_a_seat_plays_with_its_whole_conversation_and_the_turn_view_without(bundled_tokenizer):
+    game = make_game("tic_tac_toe")
+    prompts = {}
+    for view in ("turn", "trajectory"):
+        engine = RecordingEngine(bundled_tokenizer)
+        player = ScriptedPlayer(engine, game, view=view)
+        play_games(game, [player, player], num_games=1, seed=0)
+        prompts[view] = [p for p, _, _ in engine.calls]
+    turn, traj = prompts["turn"], prompts["trajectory"]
+    assert len(turn) >= 5 and len(traj) >= 5
+    first_x, second_x = traj[0], traj[2]  # X's first and second turns (the seats alternate)
+    assert second_x[: len(first_x)] == first_x and len(second_x) > len(first_x) + 10
+    assert len(turn[2]) < len(second_x)
+    # The turn view's second prompt holds no earlier answer; the trajectory's does.
+    assert "I play" not in bundled_tokenizer.decode(turn[2]) and "I play" in bundled_tokenizer.decode(second_x)
+
+
+def test_appended_ids_render_as_the_chat_template_would_render_the_conversation(bundled_tokenizer):
+    """Append-only ids, template applied once to a placeholder: the text is still the template's own."""
+    game = make_game("kuhn_poker")
+    state = game.new_state(0)
+    first = render_messages(game, state, state.current_player)
+    response = bundled_tokenizer.encode("\\boxed{check}", add_special_tokens=False) + [bundled_tokenizer.eos_token_id]
+    seat = state.current_player
+    state.apply("check")
+    state.apply("bet")
+    ids = encode_chat(bundled_tokenizer, first) + response
+    ids += encode_followup(bundled_tokenizer, followup_message(state, seat), response)
+    whole = [*first, {"role": "assistant", "content": "\\boxed{check}"}, followup_message(state, seat)]
+    expected = bundled_tokenizer.apply_chat_template(whole, add_generation_prompt=True, tokenize=False)
+    assert bundled_tokenizer.decode(ids) == expected
+    cut = response[:-1]  # a response cut before its end token gets the end-of-turn text appended
+    assert bundled_tokenizer.decode(encode_followup(bundled_tokenizer, followup_message(state, seat), cut)).startswith(
+        "<|im_end|>"
+    )
+
+
+def test_turn_view_samples_are_refused_as_a_trajectory(bundled_tokenizer):
+    game = make_game("tic_tac_toe")
+    player = ScriptedPlayer(RecordingEngine(bundled_tokenizer), game, view="turn")
+    records = play_games(game, [player, player], num_games=1, seed=0)
+    with pytest.raises(ValueError, match="not a prefix"):
+        trajectories(turn_samples(records, lambda i, r: [0, 1]))
+
+
+def split_into_turns(t: TurnSample) -> list[TurnSample]:
+    """The turn samples a trajectory is made of: each segment, prompted by every id before it."""
+    ids = t.prompt_ids + t.response_ids
+    base = len(t.prompt_ids)
+    return [
+        TurnSample(t.game, t.role, t.seat, k, ids[: base + a], ids[base + a : base + b], t.response_logprobs[a:b], advantage=adv)
+        for k, (a, b, adv) in enumerate(t.spans())
+    ]
+
+
+@pytest.fixture
+def bundled_model():
+    """The bundled model in fp32: it plays legal moves, so games last several turns."""
+    from transformers import AutoModelForCausalLM
+
+    from sparring.engines import BUNDLED
+
+    return AutoModelForCausalLM.from_pretrained(BUNDLED, dtype=torch.float32)
+
+
+def trajectory_batch(model, tokenizer) -> list[TurnSample]:
+    """Trajectories of the real engine over ``model`` (fp32), with mixed advantages and some turns dropped."""
+    engine = HFEngine(model, tokenizer, autocast=FP32)
+    engine.rng.manual_seed(0)
+    game = make_game("tic_tac_toe")
+    player = LMPlayer(engine, game, sampling=SamplingParams(max_new_tokens=8), view="trajectory")
+    records = play_games(game, [player, player], num_games=4, seed=0, max_turns=6, forfeit=(-1.0, 1.0))
+    samples = turn_samples(records, lambda i, r: [0, 1])
+    for k, s in enumerate(samples):
+        s.advantage = [1.0, -0.5, 0.25, 0.0][k % 4]
+    return trajectories(samples, [s for s in samples if s.advantage != 0])
+
+
+def grads(model, learner, samples):
+    from sparring.learner import response_counts
+
+    responses, tokens = response_counts(samples)
+    model.zero_grad()
+    for batch in learner.micro_batches(samples):
+        loss, _ = learner.micro_batch_loss(batch, responses, tokens)
+        loss.backward()
+    return [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("normalizer", ["constant", "tokens", "sequences"])
+def test_a_trajectory_learns_exactly_what_its_turns_would(bundled_model, bundled_tokenizer, normalizer):
+    """One code path: the loss of a trajectory is the loss of its segments as turn samples (the ids between
+    segments are read, never learned), and micro-batches accumulate to the full batch."""
+    merged = trajectory_batch(bundled_model, bundled_tokenizer)
+    assert any(len(t.spans()) > 1 for t in merged)
+    assert sum(len(t.spans()) for t in merged) < sum(t.info["turns"] for t in merged), "one zero-advantage turn is context only"
+    config = {"loss_normalizer": normalizer, "micro_batch_size": 64}
+    learner = Learner(bundled_model, bundled_tokenizer.pad_token_id, LearnerSection(**config), max_new_tokens=6)
+    whole = grads(bundled_model, learner, merged)
+    as_turns = grads(bundled_model, learner, [s for t in merged for s in split_into_turns(t)])
+    learner.config = LearnerSection(**{**config, "micro_batch_size": 1})
+    accumulated = grads(bundled_model, learner, merged)
+    assert any(float(g.abs().sum()) > 0 for g in whole)
+    for a, b, c in zip(whole, as_turns, accumulated, strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+        assert torch.allclose(a, c, atol=1e-6, rtol=1e-4)
+
+
+def test_the_learner_scores_the_segments_as_the_engine_sampled_them(bundled_model, bundled_tokenizer):
+    merged = trajectory_batch(bundled_model, bundled_tokenizer)
+    learner = Learner(bundled_model, bundled_tokenizer.pad_token_id, LearnerSection(), max_new_tokens=6)
+    rescored = learner.with_own_logprobs(merged)
+    for before, after in zip(merged, rescored, strict=True):
+        for a, b, _ in before.spans():
+            assert after.response_logprobs[a:b] == pytest.approx(before.response_logprobs[a:b], abs=1e-4)
+    metrics = learner.step(merged)
+    assert metrics["learner/tokens"] == sum(t.generated_tokens for t in merged)
+    assert metrics["learner/sequence_tokens"] > 3 * metrics["learner/tokens"]
+    assert metrics["learner/ratio"] == pytest.approx(1.0, abs=1e-4)
