@@ -150,8 +150,9 @@ def cli(*args: str) -> list[str]:
         [],
         ["advantage.baseline=value", "learner.minibatches=2"],
         ["learner.average_weights=0.9", "learner.lr_decay=cosine", "learner.kl_coef=0.5", "reference.magnet=average"],
+        ["rollout.view=trajectory"],
     ],
-    ids=["spiral", "value-baseline-and-minibatches", "weight-average-magnet-and-lr-decay"],
+    ids=["spiral", "value-baseline-and-minibatches", "weight-average-magnet-and-lr-decay", "trajectory-view"],
 )
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, extra):
     """Also with the state a learned value head and seeded minibatch splits add to a checkpoint."""

@@ -206,3 +206,26 @@ def test_the_learner_scores_the_segments_as_the_engine_sampled_them(bundled_mode
     assert metrics["learner/tokens"] == sum(t.generated_tokens for t in merged)
     assert metrics["learner/sequence_tokens"] > 3 * metrics["learner/tokens"]
     assert metrics["learner/ratio"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_training_step_in_the_trajectory_view_learns_one_sample_per_seat_and_game(tmp_path):
+    from tiny_runs import TINY_RUN
+
+    from sparring.checkpoint import RunDir
+    from sparring.config import load_config
+    from sparring.train import build, train_step
+
+    config = load_config("spiral-tictactoe", [*TINY_RUN, "rollout.view=trajectory", "advantage.drop_zero=false"])
+    t = build(config, RunDir(tmp_path / "run"))
+    before = {k: v.clone() for k, v in t.model.state_dict().items()}
+    metrics, _, records, samples = train_step(t)
+    seats = {(s.game_id, s.seat) for s in samples}
+    assert metrics["learner/samples"] == len(seats) < len(samples)  # whole games, not turns
+    assert metrics["learner/tokens"] == sum(len(s.response_ids) for s in samples)
+    assert metrics["learner/sequence_tokens"] > metrics["learner/tokens"]
+    later = [s for s in samples if s.turn > 0]
+    assert later, "no seat moved twice"
+    for s in later:  # the seat read its own earlier prompt and answer before this turn
+        earlier = next(e for e in samples if (e.game_id, e.seat, e.turn) == (s.game_id, s.seat, s.turn - 1))
+        assert s.prompt_ids[: len(earlier.prompt_ids) + len(earlier.response_ids)] == earlier.prompt_ids + earlier.response_ids
+    assert any(not torch.equal(before[k], v) for k, v in t.model.state_dict().items())
