@@ -143,6 +143,7 @@ class Learner:
         cfg = self.config
         prompts = [s.prompt_ids for s in batch]
         responses = [s.response_ids for s in batch]
+        spans = learned_spans(batch)
         with autocast(self.device, self.precision):
             new, entropies = token_logprobs(
                 self.model,
@@ -152,11 +153,14 @@ class Learner:
                 self.device,
                 self.temperature,
                 entropy="grad" if cfg.entropy_coef > 0 else "value",  # always measured: a collapse shows in the report
+                spans=spans,
             )
             ref = None
             if self.reference is not None and cfg.kl_coef > 0:
                 with torch.no_grad():
-                    ref, _ = token_logprobs(self.reference, prompts, responses, self.pad_id, self.device, self.temperature)
+                    ref, _ = token_logprobs(
+                        self.reference, prompts, responses, self.pad_id, self.device, self.temperature, spans=spans
+                    )
             elif self.adapter_reference is not None and cfg.kl_coef > 0:
                 ref = self.adapter_reference.logprobs(prompts, responses, self.pad_id, self.device, self.temperature)
         total = torch.zeros((), device=self.device)
@@ -313,6 +317,7 @@ class Learner:
                     self.pad_id,
                     self.device,
                     self.temperature,
+                    spans=learned_spans(batch),
                 )
             for s, lp in zip(batch, logps, strict=True):
                 scored[id(s)] = lp.float().tolist()
@@ -370,6 +375,11 @@ def response_counts(samples: list[TurnSample]) -> tuple[int, int]:
     The loss normalisers divide by these, so a batch's loss has one scale in either view.
     """
     return sum(len(s.spans()) for s in samples), sum(s.generated_tokens for s in samples)
+
+
+def learned_spans(batch: list[TurnSample]) -> list[list[tuple[int, int]]]:
+    """Per sample, the stretches of its response the loss covers: only those are scored (``token_logprobs``)."""
+    return [[(start, end) for start, end, _ in s.spans()] for s in batch]
 
 
 def token_advantages(sample: TurnSample, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -178,14 +178,20 @@ def response_log_softmax(
     pad_id: int,
     device: torch.device,
     temperature: float = 1.0,
+    spans: list[list[tuple[int, int]]] | None = None,
 ) -> torch.Tensor:
     """Log-softmax rows ``[sum of response lengths, V]``: row k is the distribution that predicted the k-th
-    response token (responses concatenated in order). Only those positions are normalised, not ``[B, W, V]``."""
+    response token (responses concatenated in order). Only those positions are normalised, not ``[B, W, V]``.
+    ``spans`` (per sequence, ``[start, end)`` stretches of its response) keeps only those tokens' rows."""
     seqs = [p + r for p, r in zip(prompts, responses, strict=True)]
+    spans = spans if spans is not None else [[(0, len(r))] for r in responses]
     # The prefix must end before the first prediction we need: the last prompt token of the shortest prompt.
     logits, _, prefix_len = suffix_logits(model, seqs, pad_id, device, max_prefix=min(len(p) for p in prompts) - 1)
-    rows = torch.cat([torch.full((len(r),), i, dtype=torch.long) for i, r in enumerate(responses)]).to(logits.device)
-    cols = torch.cat([torch.arange(len(p) - 1, len(p) + len(r) - 1) for p, r in zip(prompts, responses, strict=True)])
+    rows = torch.cat([torch.full((b - a,), i, dtype=torch.long) for i, row in enumerate(spans) for a, b in row])
+    cols = torch.cat(
+        [torch.arange(len(p) - 1 + a, len(p) - 1 + b) for p, row in zip(prompts, spans, strict=True) for a, b in row]
+    )
+    rows = rows.to(logits.device)
     cols = (cols - prefix_len).to(logits.device)
     return torch.log_softmax(logits[rows, cols].float() / temperature, dim=-1)
 
@@ -198,6 +204,7 @@ def token_logprobs(
     device: torch.device,
     temperature: float = 1.0,
     entropy: Literal["none", "value", "grad"] = "none",
+    spans: list[list[tuple[int, int]]] | None = None,
 ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
     """log p(response token | everything before it) for each sequence, as one tensor per row.
 
@@ -212,25 +219,45 @@ def token_logprobs(
     and a handful of answers, so a 64-game batch holds ~150 turns but a few
     dozen distinct sequences). A shared tensor's gradient sums over its uses,
     which is what running every copy would give.
+
+    ``spans`` (per sequence, the ``[start, end)`` stretches of its response
+    that are wanted: a trajectory's own answers, not the observations between
+    them) limits the work to those tokens; the others read 0 (log-prob and entropy).
     """
-    keys = [(tuple(p), tuple(r)) for p, r in zip(prompts, responses, strict=True)]
-    distinct: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+    spans = spans if spans is not None else [[(0, len(r))] for r in responses]
+    keys = [(tuple(p), tuple(r), tuple(w)) for p, r, w in zip(prompts, responses, spans, strict=True)]
+    distinct: dict[tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...]], int] = {}
     index = [distinct.setdefault(key, len(distinct)) for key in keys]
     if len(distinct) < len(keys):
         firsts = list(distinct)
         picked, entropies = token_logprobs(
-            model, [list(p) for p, _ in firsts], [list(r) for _, r in firsts], pad_id, device, temperature, entropy
+            model,
+            [list(p) for p, _, _ in firsts],
+            [list(r) for _, r, _ in firsts],
+            pad_id,
+            device,
+            temperature,
+            entropy,
+            [list(w) for _, _, w in firsts],
         )
         return [picked[i] for i in index], None if entropies is None else [entropies[i] for i in index]
-    logprobs = response_log_softmax(model, prompts, responses, pad_id, device, temperature)
-    targets = torch.tensor([t for r in responses for t in r], dtype=torch.long, device=logprobs.device)
-    picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    sizes = [len(r) for r in responses]
+    logprobs = response_log_softmax(model, prompts, responses, pad_id, device, temperature, spans)
+    targets = torch.tensor(
+        [r[j] for r, row in zip(responses, spans, strict=True) for a, b in row for j in range(a, b)], dtype=torch.long
+    )
+    picked = logprobs.gather(-1, targets.to(logprobs.device).unsqueeze(-1)).squeeze(-1)
     entropies = None
     if entropy == "grad":
-        entropies = list((-(logprobs.exp() * logprobs).sum(-1)).split(sizes))
+        entropies = -(logprobs.exp() * logprobs).sum(-1)
     elif entropy == "value":
         with torch.no_grad():
-            rows = [-(chunk.exp() * chunk).sum(-1) for chunk in logprobs.detach().split(ENTROPY_CHUNK)]
-        entropies = list(torch.cat(rows).split(sizes))
-    return list(picked.split(sizes)), entropies
+            entropies = torch.cat([-(chunk.exp() * chunk).sum(-1) for chunk in logprobs.detach().split(ENTROPY_CHUNK)])
+    sizes = [len(r) for r in responses]
+    if sum(b - a for row in spans for a, b in row) < sum(sizes):  # back to full-length rows, zeros between spans
+        offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        at = torch.tensor(
+            [o + j for o, row in zip(offsets, spans, strict=True) for a, b in row for j in range(a, b)], device=picked.device
+        )
+        picked = picked.new_zeros(sum(sizes)).index_put((at,), picked)
+        entropies = None if entropies is None else entropies.new_zeros(sum(sizes)).index_put((at,), entropies)
+    return list(picked.split(sizes)), None if entropies is None else list(entropies.split(sizes))

@@ -123,3 +123,20 @@ def test_repeated_rows_run_once_and_give_each_copy_its_logprobs_and_gradient(tin
     sum(w * g.sum() for w, g in zip(weights, full_logprobs(tiny_model, prompts, responses), strict=True)).backward()
     for a, p in zip(deduplicated, tiny_model.parameters(), strict=True):
         assert torch.allclose(a, p.grad, atol=1e-5, rtol=1e-4)
+
+
+def test_spans_score_only_their_tokens_and_read_zero_between(tiny_model):
+    """A trajectory's answers are scored exactly as in a full scoring; the observations between them cost
+    nothing and read 0, and repeated rows with other spans are not merged."""
+    seqs = sequences()
+    prompts = [s[:22] for s in seqs] + [seqs[1][:22]]
+    responses = [s[22:] for s in seqs] + [seqs[1][22:]]
+    spans = [[(1, 2)], [(0, 2), (4, 6)], [(0, 4)], [(0, 7)]]  # responses of 2, 7, 4 and 7 tokens
+    got, entropies = token_logprobs(tiny_model, prompts, responses, 0, torch.device("cpu"), entropy="value", spans=spans)
+    want, want_entropies = token_logprobs(tiny_model, prompts, responses, 0, torch.device("cpu"), entropy="value")
+    for g, w, e, we, row in zip(got, want, entropies, want_entropies, spans, strict=True):
+        inside = torch.zeros(len(w), dtype=torch.bool)
+        for a, b in row:
+            inside[a:b] = True
+        assert torch.allclose(g[inside], w[inside], atol=1e-5) and torch.allclose(e[inside], we[inside], atol=1e-5)
+        assert not g[~inside].any() and not e[~inside].any()
