@@ -4,8 +4,11 @@ For each game and each ``rollout.view`` (``turn``, SPIRAL; ``trajectory``,
 MARS) this builds a run of the game's recipe with the same seed and takes
 ``--steps`` training steps in this process, through the loop's own
 ``train_step``. Per step it reads from the learner's metrics: samples,
-generated (learned) tokens, every token it ran through the model (prompts
-included: ``learner/sequence_tokens``), and the learner step's wall time.
+generated (learned) tokens, the summed length of the sequences it read
+(prompts included: ``learner/sequence_tokens``), and the learner step's wall
+time; and it counts the positions the forward pass really runs: per
+micro-batch of distinct sequences, the shared prefix once plus every row
+padded to the longest (``sparring.prefix.suffix_logits``).
 The views play different games after the first step (the model reads other
 prompts, so it samples other answers), so compare totals, not single steps.
 Prints a table and writes JSON.
@@ -22,13 +25,29 @@ from pathlib import Path
 import torch
 from common import machine, table, write_json
 
+from sparring.advantages import drop_zero_advantage
 from sparring.checkpoint import RunDir
 from sparring.config import load_config
+from sparring.learner import Learner
+from sparring.prefix import common_prefix_len
+from sparring.samples import TurnSample, trajectories
 from sparring.train import build, train_step
 
 GAMES = {"tic_tac_toe": "spiral-tictactoe", "kuhn_poker": "spiral-kuhn"}
 VIEWS = ("turn", "trajectory")
 KEYS = ("learner/samples", "learner/tokens", "learner/sequence_tokens", "time/learn_seconds", "time/rollout_seconds")
+
+
+def forward_positions(learner: Learner, samples: list[TurnSample]) -> int:
+    """Positions one forward pass over ``samples`` runs: per micro-batch, the shared prefix once, then each
+    distinct sequence padded to the longest (as ``sparring.prefix`` runs them)."""
+    total = 0
+    for batch in learner.micro_batches(samples):
+        seqs = list({tuple(s.prompt_ids + s.response_ids): None for s in batch})
+        shared = min(common_prefix_len([list(q) for q in seqs]), min(len(s.prompt_ids) for s in batch) - 1)
+        shared = shared if shared >= 8 else 0
+        total += shared + len(seqs) * (max(len(q) for q in seqs) - shared)
+    return total
 
 
 def measure(recipe: str, view: str, steps: int, games_per_step: int, seed: int) -> dict[str, float]:
@@ -42,11 +61,15 @@ def measure(recipe: str, view: str, steps: int, games_per_step: int, seed: int) 
         "model.precision=float32",
     ]
     config = load_config(recipe, overrides)
-    totals = dict.fromkeys(KEYS, 0.0)
+    totals = dict.fromkeys((*KEYS, "forward_positions"), 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         t = build(config, RunDir(Path(tmp) / "run"))
         for _ in range(steps):
-            metrics, *_ = train_step(t)
+            metrics, _, _, samples = train_step(t)
+            kept = drop_zero_advantage(samples)  # what the step learned from (the recipes drop zero advantages)
+            totals["forward_positions"] += forward_positions(
+                t.learner, trajectories(samples, kept) if view == "trajectory" else kept
+            )
             for key in KEYS:
                 totals[key] += metrics.get(key, 0.0)
     return totals
@@ -69,7 +92,8 @@ def main() -> None:
                     "view": view,
                     "samples_per_step": totals["learner/samples"] / args.steps,
                     "learned_tokens_per_step": totals["learner/tokens"] / args.steps,
-                    "processed_tokens_per_step": totals["learner/sequence_tokens"] / args.steps,
+                    "sequence_tokens_per_step": totals["learner/sequence_tokens"] / args.steps,
+                    "forward_positions_per_step": totals["forward_positions"] / args.steps,
                     "learn_seconds_per_step": totals["time/learn_seconds"] / args.steps,
                     "rollout_seconds_per_step": totals["time/rollout_seconds"] / args.steps,
                 }
@@ -80,7 +104,8 @@ def main() -> None:
         ("view", "view", ""),
         ("samples_per_step", "samples/step", ".1f"),
         ("learned_tokens_per_step", "learned tok/step", ".0f"),
-        ("processed_tokens_per_step", "processed tok/step", ".0f"),
+        ("sequence_tokens_per_step", "sequence tok/step", ".0f"),
+        ("forward_positions_per_step", "forward pos/step", ".0f"),
         ("learn_seconds_per_step", "learner s/step", ".2f"),
         ("rollout_seconds_per_step", "rollout s/step", ".2f"),
     ]
