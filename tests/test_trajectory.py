@@ -4,6 +4,7 @@ learner reads exactly the ids it generated, each answer a segment with its turn'
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -229,3 +230,24 @@ def test_a_training_step_in_the_trajectory_view_learns_one_sample_per_seat_and_g
         earlier = next(e for e in samples if (e.game_id, e.seat, e.turn) == (s.game_id, s.seat, s.turn - 1))
         assert s.prompt_ids[: len(earlier.prompt_ids) + len(earlier.response_ids)] == earlier.prompt_ids + earlier.response_ids
     assert any(not torch.equal(before[k], v) for k, v in t.model.state_dict().items())
+
+
+@pytest.mark.parametrize("view", ["turn", "trajectory"])
+def test_a_runs_checkpoints_are_evaluated_in_the_view_the_run_played(view, monkeypatch):
+    import sparring.evaluate.checkpoints as checkpoints
+    from sparring.config import load_config
+    from sparring.engines import BUNDLED
+
+    prompts: list[list[int]] = []
+
+    class Recording(LMPlayer):
+        def act_batch_games(self, games, states, seats, sampling=None):
+            prompts.extend(self.turn_prompt(g, s, seat) for g, s, seat in zip(games, states, seats, strict=True))
+            return super().act_batch_games(games, states, seats, sampling)
+
+    monkeypatch.setattr(checkpoints, "LMPlayer", Recording)
+    config = load_config("spiral-tictactoe", [f"rollout.view={view}"])
+    target = checkpoints.Target(Path(BUNDLED), config=config)
+    checkpoints.evaluate_target(target, ["tic_tac_toe"], num_games=2)
+    grew = any(later[: len(first)] == first for first in prompts for later in prompts if len(later) > len(first))
+    assert grew == (view == "trajectory")

@@ -187,7 +187,8 @@ def evaluate_target(
     for spec, opponents in plan:
         game = make_game(spec)
         engine.rng.manual_seed(seed)
-        player = LMPlayer(engine, game, prompt, sampling, name=target.label)
+        view = target.config.rollout.view if target.config else "turn"  # asked as the run played
+        player = LMPlayer(engine, game, prompt, sampling, name=target.label, view=view)
         result = evaluate_game(game, spec, player, opponents, n, with_exploitability=True, progress=progress)
         out["games"][spec] = {
             "vs": result.vs,

@@ -157,7 +157,7 @@ def run_league(
     for step, path in checkpoints:
         engine = load_engine(Target(checkpoint_model_dir(path), Path(run_dir), step, path, config), device)
         engine.rng.manual_seed(seed + step)
-        table[f"step-{step}"] = LMPlayer(engine, g, prompt, sampling, name=f"step-{step}")
+        table[f"step-{step}"] = LMPlayer(engine, g, prompt, sampling, name=f"step-{step}", view=config.rollout.view)
     outcomes, records = round_robin(g, table, num_games, LEAGUE_SEED + seed, config.rollout.max_turns, progress)
     names = list(table)
     matrix = score_matrix(outcomes)
