@@ -17,7 +17,7 @@ from sparring.engines.hf import HFEngine
 from sparring.games import game_entry, make_game
 from sparring.learner import Learner
 from sparring.players.lm import LMPlayer
-from sparring.prompts import encode_chat, encode_followup, followup_message, format_answer, render_messages
+from sparring.prompts import PromptConfig, encode_chat, encode_followup, followup_message, format_answer, render_messages
 from sparring.rollout import play_games
 from sparring.samples import TurnSample, trajectories, turn_samples
 
@@ -88,12 +88,13 @@ def test_the_learners_trajectory_is_id_for_id_what_the_engine_read_and_wrote(spe
         assert any(len(t.spans()) > 1 for t in merged), "no seat moved twice: the test proved nothing about appending"
 
 
-def test_a_seat_plays_with_its_whole_conversation_and_the_turn_view_without(bundled_tokenizer):
+@pytest.mark.parametrize("style", ["sparring", "spiral"])
+def test_a_seat_plays_with_its_whole_conversation_and_the_turn_view_without(bundled_tokenizer, style):
     game = make_game("tic_tac_toe")
     prompts = {}
     for view in ("turn", "trajectory"):
         engine = RecordingEngine(bundled_tokenizer)
-        player = ScriptedPlayer(engine, game, view=view)
+        player = ScriptedPlayer(engine, game, PromptConfig(style=style), view=view)
         play_games(game, [player, player], num_games=1, seed=0)
         prompts[view] = [p for p, _, _ in engine.calls]
     turn, traj = prompts["turn"], prompts["trajectory"]
@@ -103,6 +104,8 @@ def test_a_seat_plays_with_its_whole_conversation_and_the_turn_view_without(bund
     assert len(turn[2]) < len(second_x)
     # The turn view's second prompt holds no earlier answer; the trajectory's does.
     assert "I play" not in bundled_tokenizer.decode(turn[2]) and "I play" in bundled_tokenizer.decode(second_x)
+    rules = game.describe()
+    assert bundled_tokenizer.decode(second_x).count(rules) == 1, "the rules come once, with the first observation"
 
 
 def test_appended_ids_render_as_the_chat_template_would_render_the_conversation(bundled_tokenizer):
