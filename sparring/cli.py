@@ -119,9 +119,7 @@ def arena(
     if num_games < 1:
         raise UserError("--games must be at least 1")
     g = make_game(game)
-    if g.num_players != 2:
-        raise UserError(f"arena takes two players; {g.name} has {g.num_players} seats")
-    specs = [player_a, player_b]
+    specs = [player_a, *[player_b] * (g.num_players - 1)]  # player_b takes every other seat (own seed each)
     players_ = [make_player(spec, g, seed=seed + 7919 * k) for k, spec in enumerate(specs)]
     records = play_games(g, players_, num_games, seed=seed, max_turns=max_turns, progress=not as_json)
     summary = summarize(records, [p.name for p in players_])

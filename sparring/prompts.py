@@ -75,6 +75,8 @@ def render_messages(game: Game, state: State, player: int, config: PromptConfig 
     if config.style == "spiral":
         return [{"role": "user", "content": render_spiral(spiral_observation(game, state, player))}]
     template = dict(config.system_per_game).get(game.name, config.system)
+    if template == DEFAULT_SYSTEM:
+        template = template.replace("a two-player zero-sum game", f"a {game_kind(game)} game")
     messages = []
     if template:
         messages.append(
@@ -82,6 +84,16 @@ def render_messages(game: Game, state: State, player: int, config: PromptConfig 
         )
     messages.append({"role": "user", "content": state.observation(player)})
     return messages
+
+
+def game_kind(game: Game) -> str:
+    """``two-player zero-sum``, ``three-player zero-sum``, ``two-player cooperative``...: what the default system
+    message calls the game, so a 3-seat or team game is never introduced as a two-player zero-sum one (for
+    those, the default text is unchanged: the bundled model was pre-trained on it)."""
+    from sparring.games.registry import game_entry
+
+    count = {2: "two", 3: "three", 4: "four"}.get(game.num_players, str(game.num_players))
+    return f"{count}-player {'zero-sum' if game_entry(game.name).zero_sum else 'cooperative'}"
 
 
 def encode_chat(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:

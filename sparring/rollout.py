@@ -20,8 +20,10 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sparring.games.base import Game, InvalidAction, State
+from sparring.games.base import PLACEMENT_SCORES, Game, InvalidAction, State, pairwise_scores, placement
 from sparring.players.base import Move, Player, act_many
+
+__all__ = ["PLACEMENT_SCORES", "GameRecord", "Table", "Turn", "pairwise_scores", "placement", "play_games", "play_tables"]
 
 
 @dataclass
@@ -56,11 +58,8 @@ class GameRecord:
     truncated: bool = False
 
     def outcome(self, player: int) -> str:
-        """``win``, ``draw`` or ``loss`` for the player with that index."""
-        seat = self.seating.index(player)
-        mine = self.returns[seat]
-        best_other = max(r for s, r in enumerate(self.returns) if s != seat)
-        return "win" if mine > best_other else "loss" if mine < best_other else "draw"
+        """``win``, ``draw`` or ``loss`` for the player with that index (see :func:`placement`)."""
+        return placement(self.returns, self.seating.index(player))
 
 
 @dataclass

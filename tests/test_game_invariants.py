@@ -12,6 +12,7 @@ from conftest import AVAILABLE, VARIANTS
 
 from sparring.games import TERMINAL, InvalidAction, game_entry, make_game
 from sparring.games.kuhn_poker import KuhnSeriesState
+from sparring.games.liars_dice import LiarsDiceState
 from sparring.games.openspiel import OpenSpielState
 from sparring.games.propose_solve import ProposeSolveState
 from sparring.players.random_player import moves_for
@@ -41,7 +42,7 @@ def test_random_play_terminates_with_finite_returns(game_spec):
         _, state = random_game(game_spec, seed)
         returns = state.returns()
         assert state.current_player == TERMINAL
-        assert len(returns) == entry.num_players
+        assert len(returns) == make_game(game_spec).num_players  # the entry's count is the default's
         assert all(math.isfinite(r) for r in returns)
         if entry.zero_sum:
             assert sum(returns) == pytest.approx(0.0)
@@ -140,6 +141,8 @@ def information_state(state: Any, player: int) -> str:
         past = [(r.cards[player], r.cards[1 - player] if r.showdown else None, r.betting, r.net) for r in state.results]
         hand = state.pstate.information_state_string(state.seat_of.index(player))
         return repr((past, state.seat_of, hand))
+    if isinstance(state, LiarsDiceState):  # N-seat liar's dice: own dice and every bid (OpenSpiel's, for 2 seats)
+        return repr((state.dice[player], state.said))
     if isinstance(state, ProposeSolveState):
         # The solver never sees the proposal as written (an arith proposal states its answer) nor its own earlier
         # attempts (they are independent tries); the proposer sees its proposal and the solver's tally.

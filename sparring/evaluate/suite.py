@@ -1,4 +1,7 @@
-"""Evaluate a policy on its games: fixed opponents in both seats, and exact exploitability.
+"""Evaluate a policy on its games: fixed opponents in every other seat, and exact exploitability.
+
+The policy takes each seat in turn (seats rotate game by game) with the
+opponent in all the others; exact exploitability is for two-player games only.
 
 Used inside training (every ``eval.every`` steps, logged as metrics) and by
 ``sparring eval``. The games are dealt from a fixed seed, so successive
@@ -86,8 +89,9 @@ def evaluate_game(
     tokens, turns = 0, 0
     for k, spec in enumerate(opponents):
         opponent = make_player(spec, game, seed=seed + k)
-        records = play_games(game, [policy, opponent], num_games, seed=seed, progress=progress)
-        result.vs[spec] = summarize(records, [policy.name, spec])[policy.name]
+        others = [opponent] * (game.num_players - 1)  # one opponent object answers for every other seat
+        records = play_games(game, [policy, *others], num_games, seed=seed, progress=progress)
+        result.vs[spec] = summarize(records, [policy.name, *[spec] * len(others)])[policy.name]
         result.records[spec] = records
         for r in records:
             for t in r.turns:

@@ -62,6 +62,8 @@ def eval_tables(result: dict[str, Any]) -> list[Table]:
 def league_tables(league: dict[str, Any]) -> list[Table]:
     """The ratings (best first) and the score matrix (row player's mean score against the column player)."""
     anchor = league["anchor"]
+    seats = league.get("seats", 2)
+    group = "pair" if seats == 2 else f"group of {seats} (each game scored pairwise by return)"
     ratings = Table(
         "player",
         "Elo",
@@ -69,7 +71,7 @@ def league_tables(league: dict[str, Any]) -> list[Table]:
         "games",
         "score",
         "invalid",
-        title=f"{league['game']}: {league['games_per_pair']} games per pair; {anchor['player']} = {anchor['elo']:.0f}",
+        title=f"{league['game']}: {league['games_per_pair']} games per {group}; {anchor['player']} = {anchor['elo']:.0f}",
     )
     for p in league["players"]:
         ratings.add_row(
