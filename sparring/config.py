@@ -186,6 +186,10 @@ class LearnerSection(Section):
     accumulated to the full batch."""
     clip_ratio: float = Field(0.2, gt=0)
     """PPO clip on the ratio to the "old" log-probs (see ``recompute_old_logprobs``)."""
+    dual_clip: float | None = None
+    """Dual-clip PPO: where the advantage is negative, cap a token's loss at ``dual_clip * |A|`` so a ratio
+    that has grown far past 1 cannot drive an unbounded loss (``sparring.policy_loss``). Must be > 1; MARS
+    uses 1.4 (1 + 2 * clip 0.2), the original paper 3. None or 0: off (plain PPO, SPIRAL)."""
     recompute_old_logprobs: bool | Literal["auto"] = "auto"
     """Where PPO's "old" log-probs come from. ``true``: the learner scores the step's samples once before
     the first epoch (SPIRAL/oat), so the first ratio is exactly 1 and clipping acts only on the update.
@@ -214,6 +218,13 @@ class LearnerSection(Section):
     averaging the weights approximates averaging the policies while the iterates stay close, as a
     fine-tune from one base keeps them -- and gives one model to ship instead of a pool. 0.98 averages
     about the last 50 steps. Full fine-tuning only (not LoRA)."""
+
+    @field_validator("dual_clip")
+    @classmethod
+    def _dual_clip_above_one(cls, value: float | None) -> float | None:
+        if value is not None and value != 0 and value <= 1:
+            raise ValueError(f"dual_clip must be above 1 (MARS: 1.4), or 0 / null for off; got {value}")
+        return value or None
 
 
 class ReferenceSection(Section):
