@@ -177,4 +177,5 @@ def test_observation_text_is_a_function_of_the_information_state_and_tells_them_
                 assert text_of.setdefault(info, text) == text, f"{spec}: one information state, two texts: {info}"
                 assert state_of.setdefault(text, info) == info, f"{spec}: one text for {state_of[text]} and {info}"
             state.apply(rng.choice(moves_for(state)))
-    assert len(text_of) > 20  # enough distinct information states for the check to mean something
+    # enough distinct information states for the check to mean something (tiny_hanabi has 16 in all)
+    assert len(text_of) > (12 if spec == "tiny_hanabi" else 20)

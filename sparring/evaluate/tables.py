@@ -32,6 +32,8 @@ def eval_tables(result: dict[str, Any]) -> list[Table]:
         caption = [f"mean answer {g['mean_response_tokens']:.1f} tokens"] if g.get("mean_response_tokens") is not None else []
         if g.get("exploitability") is not None:
             caption.insert(0, f"exploitability {g['exploitability']:.4f} (NashConv {g['nash_conv']:.4f})")
+        if g.get("team_return") is not None:
+            caption.insert(0, f"team return {g['team_return']:.3f} of an optimum {g['team_optimum']:g} (playing every seat)")
         table = Table(
             "opponent",
             "games",

@@ -15,6 +15,7 @@ from sparring.games import (  # noqa: F401  (each import registers its games)
     simple_negotiation,
     textarena,
     tic_tac_toe,
+    tiny_hanabi,
 )
 from sparring.games.base import TERMINAL, FreeTextState, Game, InvalidAction, State
 from sparring.games.registry import GameEntry, game_entries, game_entry, make_game, register

@@ -26,6 +26,10 @@ class GameEntry:
     perfect_information: bool = True
     exploitability: bool = False
     """Exact exploitability can be computed (two-player zero-sum OpenSpiel game)."""
+    team_optimum: bool = False
+    """A cooperative game (every seat gets the same return) small enough that the best joint policy's team
+    return is computed exactly (``sparring.evaluate.cooperative``): evaluation reports the policy's team
+    return against it where a zero-sum game reports exploitability."""
     enumerable: bool = False
     """OpenSpiel can list every (information) state in reasonable time (pretraining's distill phase);
     implied by ``exploitability``, which needs the same enumeration."""
@@ -48,6 +52,7 @@ class GameEntry:
             "zero_sum": self.zero_sum,
             "perfect_information": self.perfect_information,
             "exploitability": self.exploitability,
+            "team_optimum": self.team_optimum,
             "available": self.unavailable is None,
             "unavailable_reason": self.unavailable,
         }
