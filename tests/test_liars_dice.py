@@ -46,7 +46,7 @@ def test_native_rules_equal_openspiel_with_two_players_move_for_move():
 def test_players_three_is_the_native_game_and_two_stays_openspiel():
     assert isinstance(make_game("liars_dice"), OpenSpielGame)
     g = make_game("liars_dice:players=3")
-    assert isinstance(g, LiarsDice) and g.num_players == 3 and "for 3 players" in g.describe()
+    assert isinstance(g, LiarsDice) and g.num_players == 3 and "There are 3 players" in g.describe()
     state = g.new_state(5)
     assert state.current_player == 0 and len(state.dice) == 3
     assert state.legal_actions()[0] == "1x1" and state.legal_actions()[-1] == "3x6" and "liar" not in state.legal_actions()

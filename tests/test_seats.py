@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_report import browser, open_report  # noqa: F401  (fixtures: chromium, a report open in a page)
 from tiny_runs import TINY_RUN
 
 from sparring.cli import main
@@ -30,12 +31,14 @@ RUN = [
     "logging.replay_every=1",
     "logging.replay_games=2",
     "max_steps=1",
+    "opponent.kind=fixed",  # the learner's seat rotates among random players: the bundled model, pre-trained on
+    "opponent.fixed=random",  # two-seat text, forfeits its first 3-seat move, so self-play never reaches seats 1 and 2
 ]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    """One step of 3-seat liar's dice self-play on the bundled model, evaluated, checkpointed and replayed."""
+    """One step of 3-seat liar's dice on the bundled model against random players, evaluated, checkpointed, replayed."""
     from rich.console import Console
 
     from sparring.config import load_config
@@ -115,7 +118,8 @@ def test_a_three_seat_run_trains_every_role_and_evaluates_without_exploitability
     assert not any(k.endswith("/exploitability") for m in metrics for k in m)
     replays = [json.loads(line) for line in (run_dir / "replays" / "train.jsonl").read_text().splitlines()]
     assert replays and all(len(g["players"]) == 3 and len(g["returns"]) == 3 for g in replays)
-    assert {t["seat"] for g in replays for t in g["turns"]} <= {0, 1, 2}
+    assert all(sorted(g["players"]) == ["policy", "random", "random"] for g in replays)
+    assert {t["seat"] for g in replays for t in g["turns"]} == {0, 1, 2}
 
 
 def test_a_three_seat_step_gives_each_role_its_own_samples_baseline_and_gradient(tmp_path):
@@ -123,7 +127,7 @@ def test_a_three_seat_step_gives_each_role_its_own_samples_baseline_and_gradient
     from sparring.config import load_config
     from sparring.train import build, train_step
 
-    t = build(load_config("spiral-kuhn", [*RUN, "eval.every=0", "sampling.max_new_tokens=12"]), RunDir(tmp_path / "run"))
+    t = build(load_config("spiral-kuhn", [*RUN, "eval.every=0", "opponent.kind=self"]), RunDir(tmp_path / "run"))
     metrics, _, records, samples = train_step(t)
     assert all(len(r.returns) == 3 for r in records)
     seats = {s.seat for s in samples}
@@ -135,6 +139,19 @@ def test_a_three_seat_step_gives_each_role_its_own_samples_baseline_and_gradient
     for s in samples:
         assert s.advantage == pytest.approx(s.reward)  # baselines started at 0
     assert metrics["learner/samples"] == len([s for s in samples if s.advantage != 0])
+
+
+def test_against_fixed_players_the_learner_plays_and_learns_in_every_one_of_three_seats(tmp_path):
+    from sparring.checkpoint import RunDir
+    from sparring.config import load_config
+    from sparring.train import build, train_step
+
+    t = build(load_config("spiral-kuhn", [*RUN, "eval.every=0", "rollout.games_per_step=12"]), RunDir(tmp_path / "run"))
+    metrics, _, records, samples = train_step(t)
+    assert {s.role for s in samples} == {0, 1, 2}  # samples of every role, each with its own baseline
+    for seat in range(3):
+        assert t.baselines.known("liars_dice", seat) and f"train/liars_dice/return/seat{seat}" in metrics
+    assert metrics["learner/samples"] > 0
 
 
 def test_league_on_a_three_seat_run_rates_checkpoints_and_bots(run_dir, capsys):
@@ -156,16 +173,18 @@ def test_league_on_a_three_seat_run_rates_checkpoints_and_bots(run_dir, capsys):
 def test_report_and_replay_show_all_three_seats(run_dir, capsys):
     from sparring.report import build_report, gather
 
-    data = gather(run_dir)
-    assert data["replays"] and len(data["replays"][0]["players"]) == 3
-    html = build_report(run_dir).read_text()
-    assert '"seating": [' in html or '"seating":[' in html
+    assert all(len(g["players"]) == 3 for g in gather(run_dir)["replays"])
+    assert build_report(run_dir).exists()
     path = run_dir / "replays" / "train.jsonl"
-    assert main(["replay", str(path), "--game-index", "0"]) == 0
+    games = [json.loads(line) for line in path.read_text().splitlines()]
+    k = next(k for k, g in enumerate(games) if any(t["seat"] == 2 for t in g["turns"]))
+    players = games[k]["players"]
+    assert main(["replay", str(path), "--game-index", str(k)]) == 0
     out = capsys.readouterr().out
-    assert "seat 0: policy, seat 1: policy, seat 2: policy" in out
+    assert f"seat 0: {players[0]}, seat 1: {players[1]}, seat 2: {players[2]}" in out
+    assert "seat 2 (" in out  # a turn of the third seat is printed
     assert main(["replay", str(path), "--list"]) == 0
-    assert "policy vs policy vs policy" in capsys.readouterr().out
+    assert " vs ".join(players) in capsys.readouterr().out
 
 
 def test_the_default_system_message_names_the_seat_count_and_leaves_two_player_games_as_they_were():
@@ -175,6 +194,25 @@ def test_the_default_system_message_names_the_seat_count_and_leaves_two_player_g
     system = render_messages(two, two.new_state(0), 0)[0]["content"]
     assert system.startswith("You are playing a two-player zero-sum game.") and DEFAULT_SYSTEM.startswith(system[:40])
     system = render_messages(three, three.new_state(0), 0)[0]["content"]
-    assert system.startswith("You are playing a three-player zero-sum game.") and "for 3 players" in system
+    assert system.startswith("You are playing a three-player zero-sum game.") and "There are 3 players" in system
     custom = PromptConfig(system="Game: {rules} {instruction}")
-    assert render_messages(three, three.new_state(0), 0, custom)[0]["content"].startswith("Game: Liar's dice for 3")
+    assert render_messages(three, three.new_state(0), 0, custom)[0]["content"].startswith("Game: Liar's dice. Each")
+
+
+def test_the_report_page_renders_a_three_seat_replay(run_dir, open_report):  # noqa: F811
+    from sparring.report import build_report
+
+    report = open_report(build_report(run_dir))
+    page = report.page
+    games = report.data()["replays"]
+    k, game = next((k, g) for k, g in enumerate(games) if any(t["seat"] == 2 for t in g["turns"]))
+    row = page.locator("tr.game-row").nth(k)
+    assert " vs ".join(game["players"]) in row.text_content()
+    row.click()
+    title = page.locator("h3.game-title").text_content()
+    assert ", ".join(f"seat {s}: {p}" for s, p in enumerate(game["players"])) in title
+    third = next(i for i, t in enumerate(game["turns"]) if t["seat"] == 2)
+    for _ in range(third):
+        page.click("#next-turn")
+    assert page.locator("pre.observation").text_content() == game["turns"][third]["observation"]
+    assert report.problems == []

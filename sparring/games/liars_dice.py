@@ -49,17 +49,16 @@ RULES = (
 
 
 def rules(players: int) -> str:
-    """The rules for ``players`` seats (two players: exactly :data:`RULES`)."""
+    """The rules for ``players`` seats: :data:`RULES` itself for two, else the same words with the payoffs
+    changed and the seat order added at the end (a model trained on the two-player text reads it alike)."""
     if players == 2:
         return RULES
-    share = f"+1/{players - 1}"
+    order = ", ".join(map(str, range(players)))
     return (
-        f"Liar's dice for {players} players. Each player secretly rolls one six-sided die. Players take turns "
-        f"in seat order (player 0 to player {players - 1}, then player 0 again); player 0 bids first. A bid QxF (for "
-        "example 2x5) claims that at least Q of all the dice on the table show face F; sixes are wild and count "
-        "as any face. Each bid must be higher than the last: more dice, or the same number of dice with a higher "
-        "face. Instead of bidding you may answer liar: the dice are shown, and if the last bid was true the caller "
-        f"loses, otherwise the last bidder loses. The loser gets -1 and every other player {share}."
+        RULES.replace("(-1, bidder +1)", f"(-1, every other player +1/{players - 1})").replace(
+            "otherwise the bidder loses.", f"otherwise the bidder loses (-1, every other player +1/{players - 1})."
+        )
+        + f" There are {players} players; they take turns in seat order ({order}, then 0 again)."
     )
 
 
