@@ -15,6 +15,7 @@ from sparring.games.kuhn_poker import KuhnSeriesState
 from sparring.games.liars_dice import LiarsDiceState
 from sparring.games.openspiel import OpenSpielState
 from sparring.games.propose_solve import ProposeSolveState
+from sparring.games.rendezvous import RendezvousState
 from sparring.players.random_player import moves_for
 from sparring.specs import parse_spec
 
@@ -81,6 +82,10 @@ def test_every_offered_move_is_accepted_and_listed_in_the_observation(game_spec)
             state.apply(rng.choice(moves_for(state)))
 
 
+BAD_FREE_TEXT = {"rendezvous": "   "}
+"""A free-text move the game refuses, where a malformed offer is not one (rendezvous: any 1-12 words is a message)."""
+
+
 def test_illegal_move_raises_with_reason_and_leaves_state_unchanged(game_spec):
     game = make_game(game_spec)
     state = game.new_state(3)
@@ -90,7 +95,11 @@ def test_illegal_move_raises_with_reason_and_leaves_state_unchanged(game_spec):
             break
         player = state.current_player
         before = (state.render(), state.observation(player), state.current_player)
-        bad = "[Offer: 5 Unicorn -> 1 Gold]" if state.legal_actions() is None else "definitely-not-a-move"
+        bad = (
+            BAD_FREE_TEXT.get(game.name, "[Offer: 5 Unicorn -> 1 Gold]")
+            if state.legal_actions() is None
+            else "definitely-not-a-move"
+        )
         with pytest.raises(InvalidAction) as err:
             state.apply(bad)
         assert err.value.reason
@@ -143,6 +152,8 @@ def information_state(state: Any, player: int) -> str:
         return repr((past, state.seat_of, hand))
     if isinstance(state, LiarsDiceState):  # N-seat liar's dice: own dice and every bid (OpenSpiel's, for 2 seats)
         return repr((state.dice[player], state.said))
+    if isinstance(state, RendezvousState):  # own half, both messages, own answer, and whether it is one's turn
+        return repr((state.secret(player), state.messages, state.answers[player : player + 1], state.current_player == player))
     if isinstance(state, ProposeSolveState):
         # The solver never sees the proposal as written (an arith proposal states its answer) nor its own earlier
         # attempts (they are independent tries); the proposer sees its proposal and the solver's tally.

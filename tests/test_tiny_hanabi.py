@@ -152,3 +152,21 @@ def test_the_eval_table_captions_the_team_return_with_its_optimum():
     doc = {"model": "m", "games": {"tiny_hanabi": {"vs": result.vs, "team_return": 3.7222, "team_optimum": 10.0}}}
     (table,) = eval_tables(doc)
     assert table.caption == "team return 3.722 of an optimum 10 (playing every seat)"
+
+
+def test_a_forfeit_in_a_cooperative_game_costs_the_offender_and_pays_the_partner_nothing():
+    from sparring.rollout import play_games
+
+    class Babbler:
+        name = "babbler"
+
+        def act(self, state, seat: int) -> str:
+            return "a9"
+
+    game = make_game("tiny_hanabi")
+    records = play_games(game, [Babbler(), make_player("random", game)], 2, forfeit=(-1.5, 0.5))
+    assert [r.returns for r in records] == [[-1.5, 0.0], [0.0, -1.5]]  # seat 0, then seat 1 (seats rotate)
+    kuhn = play_games(
+        make_game("kuhn_poker"), [Babbler(), make_player("random", make_game("kuhn_poker"))], 1, forfeit=(-1.5, 0.5)
+    )
+    assert kuhn[0].returns == [-1.5, 0.5]  # zero-sum games keep SPIRAL's forfeit

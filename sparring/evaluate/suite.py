@@ -72,6 +72,7 @@ class GameEval:
                 out[f"eval/{self.game}/{opp}/{key}"] = stats[key]
             out[f"eval/{self.game}/{opp}/non_loss"] = 1.0 - stats["loss"]
             out[f"eval/{self.game}/{opp}/games"] = float(stats["games"])
+            out[f"eval/{self.game}/{opp}/mean_return"] = stats["mean_return"]  # a cooperative game's only score
             for seat, by_seat in stats.get("by_seat", {}).items():
                 out[f"eval/{self.game}/{opp}/seat{seat}/non_loss"] = 1.0 - by_seat["loss"]
         if self.exploitability is not None:

@@ -12,6 +12,7 @@ from sparring.games import (  # noqa: F401  (each import registers its games)
     leduc_poker,
     liars_dice,
     propose_solve,
+    rendezvous,
     simple_negotiation,
     textarena,
     tic_tac_toe,

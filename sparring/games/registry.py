@@ -85,6 +85,12 @@ def game_entry(name: str) -> GameEntry:
     return entries[name]
 
 
+def is_zero_sum(game: Game) -> bool:
+    """Whether ``game`` is registered as zero-sum (a game built outside the registry, as in a test, counts as one)."""
+    entry = _REGISTRY.get(game.name)
+    return entry is None or entry.zero_sum
+
+
 def make_game(spec: str | Spec) -> Game:
     """Build a game from ``name`` or ``name:key=value,...`` (e.g. ``kuhn_poker:hands=5``)."""
     spec = parse_spec(spec, what="game") if isinstance(spec, str) else spec
