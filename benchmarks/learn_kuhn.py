@@ -49,6 +49,8 @@ OBSERVATION = ["advantage.baseline=observation"]
 MAGNET = ["learner.kl_coef=0.1", "reference.update_every=0"]
 KUHN = [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "reference.update_every=20"]
 """The ``kuhn`` recipe's update, on top of spiral-kuhn."""
+AVERAGE_MAGNET = [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "learner.average_weights=0.98"]
+AVERAGE_MAGNET += ["reference.update_every=0", "reference.magnet=average"]
 
 VARIANTS: dict[str, tuple[list[str], str]] = {
     "plain": ([], "SPIRAL's update: RAE (per-role EMA baseline), one epoch, lr 3e-4: the PPO ratio is always 1"),
@@ -82,6 +84,19 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
     "kuhn_average_cosine": (
         [*KUHN, "learner.average_weights=0.98", "learner.lr_decay=cosine", "max_steps=500"],
         "the same, with the learning rate falling (cosine) to a tenth by step 500",
+    ),
+    "kuhn_cosine_1000": (
+        [*KUHN, "learner.average_weights=0.98", "learner.lr_decay=cosine", "max_steps=1000"],
+        "kuhn_average_cosine with the decay stretched to step 1000 (about 30 CPU minutes)",
+    ),
+    "kuhn_average_magnet": (
+        [*AVERAGE_MAGNET],
+        "the kuhn update, but the KL (0.5) pulls toward the weight average (decay 0.98) instead of a magnet "
+        "that jumps to the policy every 20 steps; constant learning rate",
+    ),
+    "kuhn_average_magnet_cosine": (
+        [*AVERAGE_MAGNET, "learner.lr_decay=cosine", "max_steps=1000"],
+        "the average magnet with the learning rate falling (cosine) to a tenth by step 1000",
     ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (

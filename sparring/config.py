@@ -232,6 +232,12 @@ class ReferenceSection(Section):
     """0: the reference is the initial model (plain KL). N > 0: the reference is a *magnet* moved to the
     current policy every N steps -- magnetic mirror descent, which converges in the last iterate where
     plain self-play cycles (shared/reference/self-play-algorithms.md, section E)."""
+    magnet: Literal["snapshot", "average"] = "snapshot"
+    """``snapshot``: the reference is a copy of the weights (the initial ones, or the policy's every
+    ``update_every`` steps). ``average``: the reference *is* the learner's weight average
+    (``learner.average_weights``), which moves a little after every step: the KL then pulls the policy
+    toward the average of its own recent iterates, damping the cycle a jumping magnet restarts every N
+    steps (R-NaD's magnet is likewise a slowly refreshed past policy). No extra copy of the model."""
 
 
 class EvalSection(Section):
@@ -379,6 +385,16 @@ class TrainConfig(Section):
         decay = self.learner.lr_decay != "constant" or self.learner.average_weights > 0
         if self.preference is not None and decay:
             raise ValueError("preference rounds keep a constant learning rate (after warm-up) and no weight average yet")
+        return self
+
+    @model_validator(mode="after")
+    def _average_magnet_needs_an_average(self) -> TrainConfig:
+        if self.reference.magnet == "average":
+            if self.learner.average_weights <= 0 or self.learner.kl_coef <= 0:
+                need = "set learner.average_weights and learner.kl_coef > 0"
+                raise ValueError(f"reference.magnet=average pulls toward the weight average: {need}")
+            if self.reference.update_every:
+                raise ValueError("reference.magnet=average moves every step: leave reference.update_every at 0")
         return self
 
     @model_validator(mode="after")

@@ -85,6 +85,7 @@ class Learner:
         parallel: GradientSync | None = None,
         rollout_engine: str = "hf",
         total_steps: int = 1,
+        magnet_is_average: bool = False,
     ):
         self.model = model
         self.parallel = parallel
@@ -103,11 +104,14 @@ class Learner:
         """Score the samples once before the first epoch and use that as pi_old (``rollout_engine``: ``engine.kind``)."""
         # A LoRA policy's reference is its own base (adapters disabled) or an adapter snapshot: no model copy.
         self.adapter_reference = AdapterReference(model) if is_lora(model) and config.kl_coef > 0 else None
-        if reference is None and config.kl_coef > 0 and self.adapter_reference is None:
-            self.reference = frozen_copy(model)
-        self.optimizer, self.scheduler = optimizer_and_schedule(model, config, total_steps * config.epochs * config.minibatches)
         self.average = frozen_copy(model) if config.average_weights > 0 else None
         """An exponential moving average of the weights (``learner.average_weights``), moved after every step."""
+        if magnet_is_average:  # ``reference.magnet: average``: one module serves as both
+            assert self.average is not None and config.kl_coef > 0, "validated by TrainConfig"
+            self.reference = self.average
+        elif reference is None and config.kl_coef > 0 and self.adapter_reference is None:
+            self.reference = frozen_copy(model)
+        self.optimizer, self.scheduler = optimizer_and_schedule(model, config, total_steps * config.epochs * config.minibatches)
 
     # -- batching -------------------------------------------------------------
     def micro_batches(self, samples: list[TurnSample]) -> list[list[TurnSample]]:

@@ -111,7 +111,9 @@ def build(config: TrainConfig, run: RunDir, schedule_steps: int | None = None) -
     )
     policy = LMPlayer(engine, None, prompt, sampling, name="policy")
     games = [(g.name, make_game(g.name), g.weight) for g in config.games]
-    reference = frozen_copy(model) if config.learner.kl_coef > 0 and not is_lora(model) else None  # LoRA: base = reference
+    magnet_is_average = config.reference.magnet == "average"
+    copy_reference = config.learner.kl_coef > 0 and not is_lora(model) and not magnet_is_average  # LoRA: base = reference
+    reference = frozen_copy(model) if copy_reference else None
     parallel = data_parallel(device)  # None unless launched as N processes (accelerate launch / torchrun)
     learner = Learner(
         model,
@@ -125,6 +127,7 @@ def build(config: TrainConfig, run: RunDir, schedule_steps: int | None = None) -
         parallel=parallel,
         rollout_engine=config.engine.kind,  # vLLM's log-probs are re-scored by the learner (learner.recompute_old_logprobs)
         total_steps=schedule_steps or config.max_steps,
+        magnet_is_average=magnet_is_average,
     )
     if config.advantage.baseline == "value":
         learner.value = ValueBaseline(model, engine.pad_id, device)

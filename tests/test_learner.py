@@ -10,8 +10,9 @@ import pytest
 import torch
 from precision import FP32, in_use
 
-from sparring.config import LearnerSection
+from sparring.config import LearnerSection, load_config
 from sparring.engines.hf import HFEngine
+from sparring.errors import UserError
 from sparring.learner import Learner
 from sparring.samples import TurnSample
 
@@ -245,6 +246,36 @@ def test_weight_average_moves_a_share_of_the_way_to_the_policy_each_step(tiny_mo
         expected = 0.75 * before[name] + 0.25 * after[name]
         assert torch.allclose(learner.average.state_dict()[name], expected, atol=1e-6)
     assert not any(p.requires_grad for p in learner.average.parameters())
+
+
+def test_an_average_magnet_is_the_weight_average_and_moves_with_it(tiny_model, bundled_tokenizer):
+    """``reference.magnet: average``: the KL reference is the average module itself, so it moves after every
+    step (a snapshot magnet stays put until ``update_every``), and no third copy of the model is made."""
+    samples = make_samples(tiny_model, bundled_tokenizer, n=4, advantages=[1.0, -1.0, 1.0, -1.0])
+    section = LearnerSection(lr=1e-2, average_weights=0.5, kl_coef=0.5)
+    learner = Learner(tiny_model, bundled_tokenizer.pad_token_id, section, max_new_tokens=8, magnet_is_average=True)
+    assert learner.reference is learner.average
+    start = {k: v.clone() for k, v in learner.reference.state_dict().items()}
+    first = learner.step(samples)
+    assert "learner/kl" in first and first["learner/kl"] == pytest.approx(0.0, abs=1e-6)  # policy == magnet at step 0
+    assert any(not torch.equal(start[k], v) for k, v in learner.reference.state_dict().items())
+    second = learner.step(samples)
+    assert second["learner/kl"] > 0  # the policy has run ahead of its own average
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["learner.average_weights=0"], "weight average"),
+        (["learner.kl_coef=0"], "weight average"),
+        (["reference.update_every=20"], "update_every at 0"),
+    ],
+)
+def test_an_average_magnet_needs_an_average_a_kl_and_no_jumps(overrides, message):
+    average_magnet = ["reference.magnet=average", "reference.update_every=0"]
+    assert load_config("kuhn", average_magnet).reference.magnet == "average"
+    with pytest.raises(UserError, match=message):
+        load_config("kuhn", [*average_magnet, *overrides])
 
 
 def test_no_weight_average_unless_asked(tiny_model, bundled_tokenizer):

@@ -146,8 +146,12 @@ def cli(*args: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "extra",
-    [[], ["advantage.baseline=value", "learner.minibatches=2"], ["learner.average_weights=0.9", "learner.lr_decay=cosine"]],
-    ids=["spiral", "value-baseline-and-minibatches", "weight-average-and-lr-decay"],
+    [
+        [],
+        ["advantage.baseline=value", "learner.minibatches=2"],
+        ["learner.average_weights=0.9", "learner.lr_decay=cosine", "learner.kl_coef=0.5", "reference.magnet=average"],
+    ],
+    ids=["spiral", "value-baseline-and-minibatches", "weight-average-magnet-and-lr-decay"],
 )
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, extra):
     """Also with the state a learned value head and seeded minibatch splits add to a checkpoint."""
