@@ -160,6 +160,28 @@ def exploitability(
     console.print(table)
 
 
+@app.command("team-return")
+def team_return_command(
+    game: Annotated[str, typer.Argument(help="A cooperative game with an exact optimum, e.g. tiny_hanabi.")],
+    player: Annotated[str, typer.Argument(help="A player with a policy view: uniform, model:PATH.")],
+    seed: Annotated[int, typer.Option(help="Seed for the player.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Exact expected team return of a player in every seat of a cooperative game, and the best joint policy's."""
+    from sparring.evaluate.cooperative import team_return
+    from sparring.games import make_game
+    from sparring.players import make_player
+
+    g = make_game(game)
+    result = team_return(g, make_player(player, g, seed=seed))
+    if as_json:
+        print(json.dumps({"game": game, "player": player, **result.as_dict()}, indent=2))
+        return
+    table = Table("game", "player", "team return", "optimum")
+    table.add_row(game, player, f"{result.expected:.4f}", f"{result.optimum:g}")
+    console.print(table)
+
+
 @app.command()
 def play(
     game: Annotated[str, typer.Argument(help="Game spec, e.g. tic_tac_toe.")],

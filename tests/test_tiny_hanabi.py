@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pyspiel
 import pytest
@@ -170,3 +171,16 @@ def test_a_forfeit_in_a_cooperative_game_costs_the_offender_and_pays_the_partner
         make_game("kuhn_poker"), [Babbler(), make_player("random", make_game("kuhn_poker"))], 1, forfeit=(-1.5, 0.5)
     )
     assert kuhn[0].returns == [-1.5, 0.5]  # zero-sum games keep SPIRAL's forfeit
+
+
+def test_team_return_command_and_exploitability_pointing_at_it(capsys):
+    from sparring.cli import main
+
+    assert main(["team-return", "tiny_hanabi", "uniform", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["team_return"] == pytest.approx(134 / 36) and out["team_optimum"] == 10.0
+    assert main(["exploitability", "tiny_hanabi", "uniform"]) == 2
+    err = capsys.readouterr().err
+    assert "cooperative" in err and "team-return" in err and err.count("\n") == 1
+    assert main(["team-return", "kuhn_poker", "uniform"]) == 2
+    assert "not defined for kuhn_poker" in capsys.readouterr().err
