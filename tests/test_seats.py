@@ -216,3 +216,26 @@ def test_the_report_page_renders_a_three_seat_replay(run_dir, open_report):  # n
         page.click("#next-turn")
     assert page.locator("pre.observation").text_content() == game["turns"][third]["observation"]
     assert report.problems == []
+
+
+def test_a_pool_snapshot_scores_a_three_seat_game_by_placement():
+    from sparring.config import OpponentSection
+    from sparring.league import League, PoolEntry
+    from sparring.rollout import GameRecord
+
+    game = make_game(THREE)
+    lg = League(
+        OpponentSection(kind="pool", self_play_share=0.0),
+        [(THREE, game, 1.0)],
+        make_player("random", game),
+        seed=1,
+        load_opponent=lambda path: make_player("random", game),
+    )
+    lg.pool = [PoolEntry(1, "snap", score=0.5)]
+    plan = lg.plan(0, 3)
+    assert plan.learner_seats == [[0], [1], [2]] and plan.opponents == ["snap"] * 3
+    # Seat 0 survives (a win: +1/2 like the other survivor), seat 1 loses, seat 2 survives.
+    records = [GameRecord("liars_dice", 0, t.seating, [0.5, -1.0, 0.5]) for t in plan.tables]
+    lg.record(plan, records)
+    entry = lg.pool[0]
+    assert entry.games == 3 and entry.score == pytest.approx(((0.5 * 0.9 + 0.1) * 0.9) * 0.9 + 0.1)
