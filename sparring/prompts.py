@@ -90,10 +90,10 @@ def game_kind(game: Game) -> str:
     """``two-player zero-sum``, ``three-player zero-sum``, ``two-player cooperative``...: what the default system
     message calls the game, so a 3-seat or team game is never introduced as a two-player zero-sum one (for
     those, the default text is unchanged: the bundled model was pre-trained on it)."""
-    from sparring.games.registry import game_entry
+    from sparring.games.registry import is_zero_sum
 
     count = {2: "two", 3: "three", 4: "four"}.get(game.num_players, str(game.num_players))
-    return f"{count}-player {'zero-sum' if game_entry(game.name).zero_sum else 'cooperative'}"
+    return f"{count}-player {'zero-sum' if is_zero_sum(game) else 'cooperative'}"
 
 
 def encode_chat(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:

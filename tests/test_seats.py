@@ -239,3 +239,15 @@ def test_a_pool_snapshot_scores_a_three_seat_game_by_placement():
     lg.record(plan, records)
     entry = lg.pool[0]
     assert entry.games == 3 and entry.score == pytest.approx(((0.5 * 0.9 + 0.1) * 0.9) * 0.9 + 0.1)
+
+
+def test_the_default_system_message_calls_a_cooperative_game_cooperative_and_an_unregistered_game_zero_sum():
+    from dataclasses import replace
+
+    from sparring.prompts import render_messages
+
+    hanabi = make_game("tiny_hanabi")
+    system = render_messages(hanabi, hanabi.new_state(0), 0)[0]["content"]
+    assert system.startswith("You are playing a two-player cooperative game.")
+    outside = replace(make_game("liars_dice:players=3"), name="my_dice")  # built outside the registry, as in a test
+    assert render_messages(outside, outside.new_state(0), 0)[0]["content"].startswith("You are playing a three-player zero-sum")
