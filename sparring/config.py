@@ -81,16 +81,23 @@ class PromptSection(Section):
     """Where the model writes its move: ``\\boxed{}`` (SPIRAL), ``[move]`` or ``<answer>move</answer>``."""
     system: str = DEFAULT_SYSTEM
     """System message template with ``{rules}`` and ``{instruction}``; empty for none."""
+    view: Literal["turn", "trajectory"] = "turn"
+    """``turn`` (SPIRAL): a turn's prompt is the rules and the current observation. ``trajectory`` (MARS's
+    view of a game): a seat's prompt is its whole conversation so far, its own earlier answers included
+    exactly as sampled, with the new observation appended; opponents' answers are never shown. Each turn
+    is still one sample, its prompt the conversation up to it. ``sparring`` style only."""
 
     @model_validator(mode="after")
     def _spiral_is_boxed(self) -> PromptSection:
         if self.style == "spiral" and self.answer_format != "boxed":
             raise ValueError("style spiral answers in \\boxed{}: set answer_format to boxed")
+        if self.view == "trajectory" and self.style != "sparring":
+            raise ValueError("view trajectory continues a chat: it needs style sparring")
         return self
 
     def prompt_config(self) -> PromptConfig:
         """The :class:`sparring.prompts.PromptConfig` these settings describe (training and evaluation alike)."""
-        return PromptConfig(answer_format=self.answer_format, system=self.system, style=self.style)
+        return PromptConfig(answer_format=self.answer_format, system=self.system, style=self.style, view=self.view)
 
 
 class SamplingSection(Section):
