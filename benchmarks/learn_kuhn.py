@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10, help="steps between kept checkpoints")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--root", default=None, help="run directories (default benchmarks/runs/learn_<game>)")
-    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run")
+    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run, applied last")
     parser.add_argument("--report-only", action="store_true", help="score the existing runs under --root again")
     parser.add_argument("--plain-from", default=None, help="an earlier results JSON whose plain run the chart shows")
     parser.add_argument("--out", default=None, help="JSON results (default benchmarks/results/learn_<game>.json)")
@@ -175,9 +175,9 @@ def main() -> None:
     root = Path(args.root or f"benchmarks/runs/learn_{short}")
     out = Path(args.out or f"benchmarks/results/learn_{short}.json")
     names = chosen_variants(args.variants, VARIANTS, root, args.report_only)
-    common = [f"games.0.name={args.game}", *budget_overrides(args.minutes, args.every, args.seed), *args.set]
-    if not args.report_only:
-        run_variants({n: (args.recipe, VARIANTS[n][0]) for n in names}, common, root, args.parallel)
+    common = [f"games.0.name={args.game}", *budget_overrides(args.minutes, args.every, args.seed)]
+    if not args.report_only:  # --set last, so that it wins over a variant's own value (e.g. its max_steps)
+        run_variants({n: (args.recipe, [*VARIANTS[n][0], *args.set]) for n in names}, common, root, args.parallel)
     results = {name: curve(root / name, args.game) for name in names if (root / name / "metrics.jsonl").exists()}
     columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("latest", "checkpoint", ".3f")]
     columns.append(("pool_average", "mixture", ".3f"))
@@ -227,6 +227,7 @@ def main() -> None:
             "minutes": args.minutes,
             "recipe": args.recipe,
             "overrides": common,
+            "set_last": args.set,
             "variants": {n: {"overrides": VARIANTS[n][0], "what": VARIANTS[n][1]} for n in names},
             "threads_per_run": 1,
             "parallel_runs": args.parallel,

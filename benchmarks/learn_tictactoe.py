@@ -34,9 +34,22 @@ from sparring.evaluate.suite import evaluate_game
 from sparring.games import make_game
 from sparring.players import make_player
 
+GENTLE = ["learner.adam_eps=1e-4"]
+"""AdamW's epsilon near this model's per-weight gradient: steps shrink with the advantage (the kuhn recipe)."""
+
 VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "plain": ("spiral-tictactoe", [], "SPIRAL's update (RAE per role, one epoch, lr 3e-4)"),
     "tictactoe": ("tictactoe", [], "the project's recipe for this game on CPU (see its YAML)"),
+    "tictactoe_average_magnet": (
+        "tictactoe",
+        [*GENTLE, "learner.kl_coef=0.5", "learner.average_weights=0.98", "reference.magnet=average"],
+        "the recipe with the kuhn recipe's gentler steps (AdamW epsilon 1e-4) and KL 0.5 to the weight average",
+    ),
+    "tictactoe_base_magnet": (
+        "tictactoe",
+        [*GENTLE, "learner.kl_coef=0.5", "reference.update_every=0"],
+        "the recipe with AdamW epsilon 1e-4 and KL 0.5 to the start model, never moved (a fixed magnet: MMD)",
+    ),
 }
 
 

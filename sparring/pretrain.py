@@ -47,6 +47,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,12 @@ import torch
 
 from sparring.device import autocast, autocast_dtype
 from sparring.engines.paths import BUNDLED
-from sparring.games import make_game
+from sparring.games import State, make_game
 from sparring.games.priors import moves_for, uniform
 from sparring.games.registry import game_entry
 from sparring.prefix import response_log_softmax
 from sparring.prompts import PromptConfig, format_answer, render_messages
+from sparring.specs import parse_spec
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -92,7 +94,7 @@ class PretrainConfig:
             "breakthrough": 6000,
         }
     )
-    """Turns of prior play per game in the corpus."""
+    """Turns of prior play per game in the corpus; a key may be a game spec with parameters (``qrv:level=2``)."""
     observation_loss_weight: float = 0.5
     """Weight of the loss on the observation text (board, history, legal moves) next to the answer's."""
     invalid_rate: float = 0.05
@@ -142,6 +144,8 @@ class Sample:
     answer: str
     options: dict[str, float] = field(default_factory=dict)
     """Every clean answer the prior could give here, with its probability (empty for free text and invalid answers)."""
+    invalid: bool = False
+    """A deliberately invalid answer (``PretrainConfig.invalid_rate``)."""
 
 
 def answer_options(probs: dict[str, float], prompt: PromptConfig) -> dict[str, float]:
@@ -153,32 +157,39 @@ def corpus(config: PretrainConfig, prompt: PromptConfig | None = None) -> list[S
     """Turns from prior play (``GameEntry.prior``, else uniform) of every game in ``config.mix``."""
     prompt = prompt or PromptConfig()
     rng = random.Random(config.seed)
-    samples: list[Sample] = []
-    for name, count in config.mix.items():
-        game = make_game(name)
-        prior = game_entry(name).prior or uniform
-        seen_moves: set[str] = set()
-        made, game_seed = 0, 0
-        while made < count:
-            state = game.new_state(rng.randrange(1 << 30) + game_seed)
-            game_seed += 1
-            while not state.is_terminal() and made < count:
-                player = state.current_player
-                probs = prior(state)
-                moves = list(probs)
-                seen_moves.update(moves)
-                move = rng.choices(moves, weights=[probs[m] for m in moves])[0]
-                messages = render_messages(game, state, player, prompt)
-                if rng.random() < config.invalid_rate:
-                    samples.append(Sample(messages, invalid_answer(rng, move, moves, seen_moves, prompt)))
-                else:
-                    listed = state.legal_actions() is not None
-                    options = answer_options(probs, prompt) if listed else {}
-                    samples.append(Sample(messages, format_answer(move, prompt.answer_format), options))
-                made += 1
-                state.apply(move)
+    samples = [sample for name, count in config.mix.items() for _, sample in game_turns(name, count, config, prompt, rng)]
     rng.shuffle(samples)
     return samples
+
+
+def game_turns(
+    name: str, count: int, config: PretrainConfig, prompt: PromptConfig, rng: random.Random
+) -> Iterator[tuple[State, Sample]]:
+    """``count`` corpus turns of one game, each with a copy of the state it was answered at (so a test can
+    check that every clean answer parses and plays there)."""
+    game = make_game(name)
+    prior = game_entry(parse_spec(name, what="game").name).prior or uniform  # a mix key may be a spec: qrv:level=2
+    seen_moves: set[str] = set()
+    made, game_seed = 0, 0
+    while made < count:
+        state = game.new_state(rng.randrange(1 << 30) + game_seed)
+        game_seed += 1
+        while not state.is_terminal() and made < count:
+            player = state.current_player
+            probs = prior(state)
+            moves = list(probs)
+            seen_moves.update(moves)
+            move = rng.choices(moves, weights=[probs[m] for m in moves])[0]
+            messages = render_messages(game, state, player, prompt)
+            if rng.random() < config.invalid_rate:
+                sample = Sample(messages, invalid_answer(rng, move, moves, seen_moves, prompt), invalid=True)
+            else:
+                listed = state.legal_actions() is not None
+                options = answer_options(probs, prompt) if listed else {}
+                sample = Sample(messages, format_answer(move, prompt.answer_format), options)
+            yield state.clone(), sample
+            made += 1
+            state.apply(move)
 
 
 def load_pretrain_config(path: Path) -> PretrainConfig:

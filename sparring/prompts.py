@@ -94,13 +94,17 @@ def render_messages(game: Game, state: State, player: int, config: PromptConfig 
 
 
 def game_kind(game: Game) -> str:
-    """``two-player zero-sum``, ``three-player zero-sum``, ``two-player cooperative``...: what the default system
-    message calls the game, so a 3-seat or team game is never introduced as a two-player zero-sum one (for
-    those, the default text is unchanged: the bundled model was pre-trained on it)."""
-    from sparring.games.registry import is_zero_sum
+    """What the default system message calls the game: ``two-player zero-sum`` for every two-seat game that is
+    not a team game (the text the bundled model was pre-trained on, kept as it was), else the seat count and
+    ``cooperative``, ``zero-sum`` or ``general-sum`` -- so a 3-seat or team game is not introduced as a
+    two-player zero-sum one."""
+    from sparring.games.registry import is_cooperative, is_zero_sum
 
+    if game.num_players == 2 and not is_cooperative(game):
+        return "two-player zero-sum"
     count = {2: "two", 3: "three", 4: "four"}.get(game.num_players, str(game.num_players))
-    return f"{count}-player {'zero-sum' if is_zero_sum(game) else 'cooperative'}"
+    kind = "cooperative" if is_cooperative(game) else "zero-sum" if is_zero_sum(game) else "general-sum"
+    return f"{count}-player {kind}"
 
 
 def encode_chat(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:

@@ -8,9 +8,9 @@ generates for all of them in a single batched call.
 
 A move the game refuses, or no usable move at all, ends that game: the
 offender is scored ``forfeit[0]`` and every other seat ``forfeit[1]`` (the
-arena uses -1/+1; training uses SPIRAL's -1.5/+0.5). In a game that is not
-zero-sum (a cooperative one) the other seats get 0 instead, as in MARS's
-Hanabi: a partner's mistake is nobody's win. A game still running after
+arena uses -1/+1; training uses SPIRAL's -1.5/+0.5). In a cooperative game
+(a team game: every seat shares one return) the other seats get 0 instead,
+as in MARS's Hanabi: a partner's mistake is nobody's win. A game still running after
 ``max_turns`` moves is a draw.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sparring.games.base import PLACEMENT_SCORES, Game, InvalidAction, State, pairwise_scores, placement
-from sparring.games.registry import is_zero_sum
+from sparring.games.registry import is_cooperative
 from sparring.players.base import Move, Player, act_many
 
 __all__ = ["PLACEMENT_SCORES", "GameRecord", "Table", "Turn", "pairwise_scores", "placement", "play_games", "play_tables"]
@@ -89,7 +89,7 @@ def play_tables(
     records = [
         GameRecord(t.game.name, t.seed, t.seating or list(range(len(t.players))), [0.0] * t.game.num_players) for t in tables
     ]
-    scores = [forfeit if is_zero_sum(t.game) else (forfeit[0], 0.0) for t in tables]
+    scores = [(forfeit[0], 0.0) if is_cooperative(t.game) else forfeit for t in tables]
     active = [i for i, s in enumerate(states) if not s.is_terminal()]
     for i in set(range(len(tables))) - set(active):
         records[i].returns = states[i].returns()

@@ -38,6 +38,7 @@ VARIANTS = [
     "liars_dice:players=3",
     "simple_negotiation:max_turns=4",
     "propose_solve:family=code,attempts=2",
+    "qrv:level=2,attempts=2",
 ]
 
 

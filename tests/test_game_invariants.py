@@ -15,7 +15,10 @@ from sparring.games.kuhn_poker import KuhnSeriesState
 from sparring.games.liars_dice import LiarsDiceState
 from sparring.games.openspiel import OpenSpielState
 from sparring.games.propose_solve import ProposeSolveState
+from sparring.games.qrv import QRVState
+from sparring.games.red_team import RedTeamState
 from sparring.games.rendezvous import RendezvousState
+from sparring.games.sneaky_critic import SneakyCriticState
 from sparring.players.random_player import moves_for
 from sparring.specs import parse_spec
 
@@ -82,10 +85,6 @@ def test_every_offered_move_is_accepted_and_listed_in_the_observation(game_spec)
             state.apply(rng.choice(moves_for(state)))
 
 
-BAD_FREE_TEXT = {"rendezvous": "   "}
-"""A free-text move the game refuses, where a malformed offer is not one (rendezvous: any 1-12 words is a message)."""
-
-
 def test_illegal_move_raises_with_reason_and_leaves_state_unchanged(game_spec):
     game = make_game(game_spec)
     state = game.new_state(3)
@@ -95,16 +94,24 @@ def test_illegal_move_raises_with_reason_and_leaves_state_unchanged(game_spec):
             break
         player = state.current_player
         before = (state.render(), state.observation(player), state.current_player)
-        bad = (
-            BAD_FREE_TEXT.get(game.name, "[Offer: 5 Unicorn -> 1 Gold]")
-            if state.legal_actions() is None
-            else "definitely-not-a-move"
-        )
+        bad = "definitely-not-a-move" if state.legal_actions() is not None else refused_free_text(state)
         with pytest.raises(InvalidAction) as err:
             state.apply(bad)
         assert err.value.reason
         assert (state.render(), state.observation(player), state.current_player) == before
         state.apply(rng.choice(moves_for(state)))
+
+
+def refused_free_text(state: Any) -> str:
+    """A turn a free-text game refuses: a negotiation offer of a resource nobody has, or (for a game that takes
+    any short text, such as red_team's requests) a turn far past every length limit, or (rendezvous, whose
+    messages are any 1 to 12 words) an empty one."""
+    for candidate in ("[Offer: 5 Unicorn -> 1 Gold]", "x" * 5000, "   "):
+        try:
+            state.clone().apply(candidate)
+        except InvalidAction:
+            return candidate
+    raise AssertionError("a free-text turn must refuse something: not a bogus offer, 5,000 characters or blank")
 
 
 def test_terminal_state_refuses_moves(game_spec):
@@ -160,6 +167,24 @@ def information_state(state: Any, player: int) -> str:
         if player == 1:
             return repr((state.task and state.task.problem, state.task and state.task.invalid))
         return repr((state.proposal, state.task and state.task.invalid, len(state.answers), state.solved()))
+    if isinstance(state, SneakyCriticState):
+        # The critic sees the problem and the solution as shown, never whether (or which) step was rewritten;
+        # the sneaky player sees the correct solution, whether the game is clean, and its own rewrite.
+        if player == 1:
+            waiting = state.rewrite is None and not state.clean
+            return repr((state.problem(), None if waiting else state.lines(state.shown())))
+        rewrite = state.rewrite and state.rewrite.text(state.altered)
+        return repr((state.problem(), state.clean, rewrite, state.not_wrong))
+    if isinstance(state, RedTeamState):
+        # The attacker sees the task and its own request, never the secret; the defender sees all three.
+        return repr((state.task, state.request) if player == 0 else (state.secret, state.task, state.request))
+    if isinstance(state, QRVState):
+        # The responder sees the document and the question, never the reference answer nor its earlier attempts.
+        if player == 1:
+            return repr((state.document, state.question and state.question.text, state.question and state.question.invalid))
+        return repr(
+            (state.document, state.proposal, state.question and state.question.invalid, len(state.answers), state.right())
+        )
     raise NotImplementedError(f"no information-state reference for {type(state).__name__}: add one here")
 
 

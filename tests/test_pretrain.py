@@ -140,3 +140,33 @@ def test_pretrain_config_files_are_checked_field_by_field(tmp_path):
         bad.write_text(text)
         with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
             load_pretrain_config(bad)
+
+
+@pytest.mark.parametrize("name", ["propose_solve", "sneaky_critic", "red_team", "qrv", "qrv:level=2"])
+def test_role_game_corpus_answers_parse_and_play_where_they_were_given(name):
+    """Every clean corpus answer of a role game, read by the player's parser, is a move its game accepts there."""
+    import random
+
+    from sparring.pretrain import game_turns
+    from sparring.prompts import PromptConfig, read_move
+
+    config = PretrainConfig(invalid_rate=0.2)
+    turns = list(game_turns(name, 120, config, PromptConfig(), random.Random(0)))
+    roles = {state.current_player for state, _ in turns}
+    assert roles == {0, 1}  # both roles are in the corpus
+    clean = 0
+    for state, sample in turns:
+        if sample.invalid:
+            continue
+        move = read_move(sample.answer, state.legal_actions())
+        assert sample.messages[-1]["content"] == state.observation(state.current_player)
+        state.clone().apply(move.action)  # raises InvalidAction if the corpus taught an unplayable answer
+        clean += 1
+    assert 80 < clean < 120  # some were made invalid on purpose
+
+
+def test_a_corpus_mix_key_may_be_a_game_spec():
+    samples = corpus(PretrainConfig(mix={"qrv:level=2": 30}))
+    assert len(samples) == 30
+    documents = [s.messages[-1]["content"].split("Document:\n")[1].split("\n") for s in samples]
+    assert all(len([line for line in doc if ": " in line]) >= 12 for doc in documents)  # 4 * (2 + 1) lines

@@ -184,3 +184,34 @@ def test_team_return_command_and_exploitability_pointing_at_it(capsys):
     assert "cooperative" in err and "team-return" in err and err.count("\n") == 1
     assert main(["team-return", "kuhn_poker", "uniform"]) == 2
     assert "not defined for kuhn_poker" in capsys.readouterr().err
+
+
+def test_a_game_that_is_only_not_zero_sum_keeps_the_usual_forfeit_and_system_message():
+    from sparring.games.registry import game_entry
+    from sparring.prompts import render_messages
+    from sparring.rollout import play_games
+
+    game = make_game("propose_solve")
+    assert not game_entry("propose_solve").zero_sum and not game_entry("propose_solve").cooperative
+    state = game.new_state(0)
+    refused = next(t for t in ("x" * 5000, "   ", "[Offer: 5 Unicorn -> 1 Gold]") if _refuses(state, t))
+
+    class Babbler:
+        name = "babbler"
+
+        def act(self, state, seat: int) -> str:
+            return refused
+
+    records = play_games(game, [Babbler(), make_player("random", game)], 1, forfeit=(-1.5, 0.5))
+    assert records[0].invalid_seat == 0 and records[0].returns == [-1.5, 0.5]
+    assert render_messages(game, state, 0)[0]["content"].startswith("You are playing a two-player zero-sum game.")
+
+
+def _refuses(state, text: str) -> bool:
+    from sparring.games import InvalidAction
+
+    try:
+        state.clone().apply(text)
+    except InvalidAction:
+        return True
+    return False

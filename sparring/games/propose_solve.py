@@ -91,6 +91,15 @@ def proposer_reward(p: float) -> float:
     return 1.0 - abs(2.0 * p - 1.0)
 
 
+def proposer_solver_returns(invalid: bool, right: int, attempts: int) -> list[float]:
+    """[proposer, solver] at the end of a task answered in ``attempts`` tries, ``right`` of them right: an invalid
+    task scores -1 / 0, a valid one ``proposer_reward(p)`` / p. Shared by every game of that shape (``qrv``)."""
+    if invalid:
+        return [-1.0, 0.0]
+    p = right / attempts
+    return [proposer_reward(p), p]
+
+
 def read_integer(text: str) -> int | None:
     """One ASCII integer (``-12``), or None: ``int()`` alone would also take ``'١٢'`` and ``'1_000'``."""
     text = text.strip()
@@ -281,10 +290,7 @@ class ProposeSolveState:
     def returns(self) -> list[float]:
         if not self.is_terminal():
             return [0.0, 0.0]
-        if self.task.invalid is not None:
-            return [-1.0, 0.0]
-        p = self.solved() / self.game.attempts
-        return [proposer_reward(p), p]
+        return proposer_solver_returns(self.task.invalid is not None, self.solved(), self.game.attempts)
 
     def legal_actions(self, player: int | None = None) -> None:
         return None

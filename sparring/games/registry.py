@@ -23,6 +23,9 @@ class GameEntry:
     make: Callable[..., Game]
     """Builds the game; keyword arguments are the game's parameters."""
     zero_sum: bool = True
+    cooperative: bool = False
+    """Every seat gets the same return (a team game: tiny_hanabi, rendezvous). Such a game is not zero-sum; a
+    game that is merely not zero-sum (propose_solve) is not cooperative."""
     perfect_information: bool = True
     exploitability: bool = False
     """Exact exploitability can be computed (two-player zero-sum OpenSpiel game)."""
@@ -50,6 +53,7 @@ class GameEntry:
             "source": self.source,
             "description": self.description,
             "zero_sum": self.zero_sum,
+            "cooperative": self.cooperative,
             "perfect_information": self.perfect_information,
             "exploitability": self.exploitability,
             "team_optimum": self.team_optimum,
@@ -89,6 +93,12 @@ def is_zero_sum(game: Game) -> bool:
     """Whether ``game`` is registered as zero-sum (a game built outside the registry, as in a test, counts as one)."""
     entry = _REGISTRY.get(game.name)
     return entry is None or entry.zero_sum
+
+
+def is_cooperative(game: Game) -> bool:
+    """Whether ``game`` is registered as a team game, every seat getting the same return (never one built outside)."""
+    entry = _REGISTRY.get(game.name)
+    return entry is not None and entry.cooperative
 
 
 def make_game(spec: str | Spec) -> Game:

@@ -152,6 +152,7 @@ register(
         description="cooperative: each partner knows half of a meeting (day or place) and must tell the other",
         make=Rendezvous,
         zero_sum=False,
+        cooperative=True,
         perfect_information=False,
     )
 )

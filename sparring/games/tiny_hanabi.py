@@ -96,6 +96,7 @@ register(
         description="cooperative: signal a private card with one action; both players share the reward",
         make=make_tiny_hanabi,
         zero_sum=False,
+        cooperative=True,
         perfect_information=False,
         team_optimum=True,
     )
