@@ -40,6 +40,7 @@ import torch
 from sparring.config import LearnerSection
 from sparring.device import autocast
 from sparring.lora import AdapterReference, is_lora
+from sparring.policy_loss import ppo_token_loss
 from sparring.prefix import token_logprobs
 from sparring.samples import TurnSample
 
@@ -161,7 +162,7 @@ class Learner:
             old = torch.tensor(s.response_logprobs, dtype=logp.dtype, device=logp.device)
             ratio = torch.exp(logp - old)
             adv = s.advantage
-            per_token = -torch.minimum(ratio * adv, ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio) * adv)
+            per_token = ppo_token_loss(ratio, adv, cfg.clip_ratio, cfg.dual_clip)
             stats["pg"] += per_token.sum().item()
             stats["clipped"] += ((ratio - 1).abs() > cfg.clip_ratio).sum().item()
             stats["ratio"] += ratio.sum().item()

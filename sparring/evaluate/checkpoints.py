@@ -193,6 +193,8 @@ def evaluate_target(
             "vs": result.vs,
             "exploitability": result.exploitability,
             "nash_conv": result.nash_conv,
+            "team_return": result.team_return,
+            "team_optimum": result.team_optimum,
             "mean_response_tokens": result.mean_response_tokens,
         }
     return out

@@ -11,17 +11,28 @@ move's clean answer (``\\boxed{bet}`` + end of turn) under the model and
 normalises: p(move) is proportional to p(answer | prompt). For a model that
 reasons before answering this is an approximation (the reasoning is skipped);
 for models that answer directly, like the bundled one, it is its policy.
+It reads the turn view's prompt at each information state, whatever
+``prompt.view`` says: an information state has no one conversation.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 from sparring.engines.base import Engine, SamplingParams
 from sparring.games.base import Game, State
 from sparring.players.base import Move
-from sparring.prompts import PROMPT_STYLES, PromptConfig, encode_chat, format_answer, read_move, render_messages
+from sparring.prompts import (
+    PROMPT_STYLES,
+    PromptConfig,
+    chat_continuation,
+    encode_chat,
+    format_answer,
+    read_move,
+    render_messages,
+)
 
 
 class LMPlayer:
@@ -38,10 +49,41 @@ class LMPlayer:
         self.prompt = prompt or PromptConfig()
         self.sampling = sampling or SamplingParams()
         self.name = name
+        self._talks: dict[int, tuple[weakref.ref, dict[int, tuple[list[int], bool]]]] = {}
+        """Trajectory view: per live game state (by id, held weakly), each seat's conversation."""
 
     # -- prompts ------------------------------------------------------------
     def prompt_ids(self, game: Game, state: State, seat: int) -> list[int]:
+        """The turn view's prompt: the rules and ``state``'s observation for ``seat``, through the chat template."""
         return encode_chat(self.engine.tokenizer, render_messages(game, state, seat, self.prompt))
+
+    def turn_prompt(self, game: Game, state: State, seat: int) -> list[int]:
+        """What the model reads before answering: the turn view's prompt, or in the trajectory view the seat's
+        conversation so far (its own earlier answers as sampled) continued by the new observation.
+
+        The trajectory view never re-renders the history: the ids are appended
+        turn by turn (``chat_continuation``), so every earlier prompt and answer
+        is a prefix of the next prompt, token for token.
+        """
+        if self.prompt.view == "turn":
+            return self.prompt_ids(game, state, seat)
+        past = self._seats(state).get(seat)
+        if past is None:
+            return self.prompt_ids(game, state, seat)
+        ids, finished = past
+        return ids + chat_continuation(self.engine.tokenizer, state.observation(seat), after_eos=finished)
+
+    def _seats(self, state: State) -> dict[int, tuple[list[int], bool]]:
+        """The trajectory view's memory of one game: per seat, (conversation ids, last answer ended its turn).
+
+        Kept by the state object's identity, weakly, so a finished game's conversations go with its state.
+        """
+        entry = self._talks.get(id(state))
+        if entry is None or entry[0]() is not state:
+            self._talks = {k: v for k, v in self._talks.items() if v[0]() is not None}
+            entry = (weakref.ref(state), {})
+            self._talks[id(state)] = entry
+        return entry[1]
 
     def answer_ids(self, move: str) -> list[int]:
         """Token ids of the clean answer for ``move``, end of turn included."""
@@ -61,10 +103,13 @@ class LMPlayer:
         self, games: list[Game], states: list[State], seats: list[int], sampling: SamplingParams | None = None
     ) -> list[Move]:
         """One batched generate call for every (game, state, seat)."""
-        prompts = [self.prompt_ids(g, s, seat) for g, s, seat in zip(games, states, seats, strict=True)]
+        prompts = [self.turn_prompt(g, s, seat) for g, s, seat in zip(games, states, seats, strict=True)]
         generations = self.engine.generate(prompts, sampling or self.sampling)
         moves = []
-        for state, prompt, gen in zip(states, prompts, generations, strict=True):
+        for state, seat, prompt, gen in zip(states, seats, prompts, generations, strict=True):
+            if self.prompt.view == "trajectory":
+                ended = bool(gen.token_ids) and gen.token_ids[-1] == self.engine.tokenizer.eos_token_id
+                self._seats(state)[seat] = (prompt + list(gen.token_ids), ended)
             parsed = read_move(gen.text, state.legal_actions(), self.prompt, truncated=gen.finish_reason == "length")
             info = {
                 "prompt_ids": prompt,
