@@ -1,14 +1,15 @@
 """The two views of a game for learning: what the learner processes and how long its step takes.
 
-For each game and each ``rollout.view`` (``turn``, SPIRAL; ``trajectory``,
-MARS) this builds a run of the game's recipe with the same seed and takes
+For each game and each ``prompt.view`` (``turn``, SPIRAL; ``trajectory``,
+MARS, each seat's game packed into one sample) this builds a run of the game's recipe with the same seed and takes
 ``--steps`` training steps in this process, through the loop's own
 ``train_step``. Per step it reads from the learner's metrics: samples,
 generated (learned) tokens, the summed length of the sequences it read
 (prompts included: ``learner/sequence_tokens``), and the learner step's wall
 time; and it counts the positions the forward pass really runs: per
 micro-batch of distinct sequences, the shared prefix once plus every row
-padded to the longest (``sparring.prefix.suffix_logits``).
+padded to the longest (``sparring.prefix.suffix_logits``), and what the same
+turns would run unpacked, one sample per turn (in the turn view, the same).
 The views play different games after the first step (the model reads other
 prompts, so it samples other answers), so compare totals, not single steps.
 Prints a table and writes JSON.
@@ -53,7 +54,7 @@ def forward_positions(learner: Learner, samples: list[TurnSample]) -> int:
 def measure(recipe: str, view: str, steps: int, games_per_step: int, seed: int) -> dict[str, float]:
     """Sums of the learner's per-step numbers over ``steps`` steps of ``recipe`` in ``view``."""
     overrides = [
-        f"rollout.view={view}",
+        f"prompt.view={view}",
         f"rollout.games_per_step={games_per_step}",
         f"seed={seed}",
         "eval.every=0",
@@ -61,7 +62,7 @@ def measure(recipe: str, view: str, steps: int, games_per_step: int, seed: int) 
         "model.precision=float32",
     ]
     config = load_config(recipe, overrides)
-    totals = dict.fromkeys((*KEYS, "forward_positions"), 0.0)
+    totals = dict.fromkeys((*KEYS, "forward_positions", "unpacked_positions"), 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         t = build(config, RunDir(Path(tmp) / "run"))
         for _ in range(steps):
@@ -70,6 +71,7 @@ def measure(recipe: str, view: str, steps: int, games_per_step: int, seed: int) 
             totals["forward_positions"] += forward_positions(
                 t.learner, trajectories(samples, kept) if view == "trajectory" else kept
             )
+            totals["unpacked_positions"] += forward_positions(t.learner, kept)
             for key in KEYS:
                 totals[key] += metrics.get(key, 0.0)
     return totals
@@ -94,6 +96,7 @@ def main() -> None:
                     "learned_tokens_per_step": totals["learner/tokens"] / args.steps,
                     "sequence_tokens_per_step": totals["learner/sequence_tokens"] / args.steps,
                     "forward_positions_per_step": totals["forward_positions"] / args.steps,
+                    "unpacked_positions_per_step": totals["unpacked_positions"] / args.steps,
                     "learn_seconds_per_step": totals["time/learn_seconds"] / args.steps,
                     "rollout_seconds_per_step": totals["time/rollout_seconds"] / args.steps,
                 }
@@ -106,6 +109,7 @@ def main() -> None:
         ("learned_tokens_per_step", "learned tok/step", ".0f"),
         ("sequence_tokens_per_step", "sequence tok/step", ".0f"),
         ("forward_positions_per_step", "forward pos/step", ".0f"),
+        ("unpacked_positions_per_step", "unpacked pos/step", ".0f"),
         ("learn_seconds_per_step", "learner s/step", ".2f"),
         ("rollout_seconds_per_step", "rollout s/step", ".2f"),
     ]

@@ -119,9 +119,7 @@ def arena(
     if num_games < 1:
         raise UserError("--games must be at least 1")
     g = make_game(game)
-    if g.num_players != 2:
-        raise UserError(f"arena takes two players; {g.name} has {g.num_players} seats")
-    specs = [player_a, player_b]
+    specs = [player_a, *[player_b] * (g.num_players - 1)]  # player_b takes every other seat (own seed each)
     players_ = [make_player(spec, g, seed=seed + 7919 * k) for k, spec in enumerate(specs)]
     records = play_games(g, players_, num_games, seed=seed, max_turns=max_turns, progress=not as_json)
     summary = summarize(records, [p.name for p in players_])
@@ -159,6 +157,28 @@ def exploitability(
         return
     table = Table("game", "player", "information states", "NashConv", "exploitability")
     table.add_row(game, player, str(result.info_states), f"{result.nash_conv:.4f}", f"{result.exploitability:.4f}")
+    console.print(table)
+
+
+@app.command("team-return")
+def team_return_command(
+    game: Annotated[str, typer.Argument(help="A cooperative game with an exact optimum, e.g. tiny_hanabi.")],
+    player: Annotated[str, typer.Argument(help="A player with a policy view: uniform, model:PATH.")],
+    seed: Annotated[int, typer.Option(help="Seed for the player.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Exact expected team return of a player in every seat of a cooperative game, and the best joint policy's."""
+    from sparring.evaluate.cooperative import team_return
+    from sparring.games import make_game
+    from sparring.players import make_player
+
+    g = make_game(game)
+    result = team_return(g, make_player(player, g, seed=seed))
+    if as_json:
+        print(json.dumps({"game": game, "player": player, **result.as_dict()}, indent=2))
+        return
+    table = Table("game", "player", "team return", "optimum")
+    table.add_row(game, player, f"{result.expected:.4f}", f"{result.optimum:g}")
     console.print(table)
 
 

@@ -81,16 +81,23 @@ class PromptSection(Section):
     """Where the model writes its move: ``\\boxed{}`` (SPIRAL), ``[move]`` or ``<answer>move</answer>``."""
     system: str = DEFAULT_SYSTEM
     """System message template with ``{rules}`` and ``{instruction}``; empty for none."""
+    view: Literal["turn", "trajectory"] = "turn"
+    """``turn`` (SPIRAL): a turn's prompt is the rules and the current observation. ``trajectory`` (MARS's
+    view of a game): a seat's prompt is its whole conversation so far, its own earlier answers included
+    exactly as sampled, with the new observation appended; opponents' answers are never shown. Each turn
+    is still one sample, its prompt the conversation up to it. ``sparring`` style only."""
 
     @model_validator(mode="after")
     def _spiral_is_boxed(self) -> PromptSection:
         if self.style == "spiral" and self.answer_format != "boxed":
             raise ValueError("style spiral answers in \\boxed{}: set answer_format to boxed")
+        if self.view == "trajectory" and self.style != "sparring":
+            raise ValueError("view trajectory continues a chat: it needs style sparring")
         return self
 
     def prompt_config(self) -> PromptConfig:
         """The :class:`sparring.prompts.PromptConfig` these settings describe (training and evaluation alike)."""
-        return PromptConfig(answer_format=self.answer_format, system=self.system, style=self.style)
+        return PromptConfig(answer_format=self.answer_format, system=self.system, style=self.style, view=self.view)
 
 
 class SamplingSection(Section):
@@ -135,13 +142,6 @@ class RolloutSection(Section):
     ``turn`` charges the offending turn alone and gives the game's other turns 0."""
     gamma: float = Field(1.0, gt=0, le=1)
     """Per-turn discount of the game return over a seat's own turns (SPIRAL: 1, every turn gets the return)."""
-    view: Literal["turn", "trajectory"] = "turn"
-    """What a sample is, and what the model reads while it plays. ``turn`` (SPIRAL): every decision is its
-    own sample, prompted afresh with the rules and the current observation. ``trajectory`` (MARS): the model
-    plays each game as one growing conversation per seat (its earlier prompts and answers, then the next
-    observation, ids appended turn by turn, never re-tokenised) and that seat's whole game is one sample:
-    each answer a segment with its own turn's advantage, the observations between them read but not
-    learned. Prompts grow with the game: mind ``engine.max_model_len`` for long games."""
 
 
 class OpponentSection(Section):
@@ -193,6 +193,10 @@ class LearnerSection(Section):
     accumulated to the full batch."""
     clip_ratio: float = Field(0.2, gt=0)
     """PPO clip on the ratio to the "old" log-probs (see ``recompute_old_logprobs``)."""
+    dual_clip: float | None = None
+    """Dual-clip PPO: where the advantage is negative, cap a token's loss at ``dual_clip * |A|`` so a ratio
+    that has grown far past 1 cannot drive an unbounded loss (``sparring.policy_loss``). Must be > 1; MARS
+    uses 1.4 (1 + 2 * clip 0.2), the original paper 3. None or 0: off (plain PPO, SPIRAL)."""
     recompute_old_logprobs: bool | Literal["auto"] = "auto"
     """Where PPO's "old" log-probs come from. ``true``: the learner scores the step's samples once before
     the first epoch (SPIRAL/oat), so the first ratio is exactly 1 and clipping acts only on the update.
@@ -221,6 +225,13 @@ class LearnerSection(Section):
     averaging the weights approximates averaging the policies while the iterates stay close, as a
     fine-tune from one base keeps them -- and gives one model to ship instead of a pool. 0.98 averages
     about the last 50 steps. Full fine-tuning only (not LoRA)."""
+
+    @field_validator("dual_clip")
+    @classmethod
+    def _dual_clip_above_one(cls, value: float | None) -> float | None:
+        if value is not None and value != 0 and value <= 1:
+            raise ValueError(f"dual_clip must be above 1 (MARS: 1.4), or 0 / null for off; got {value}")
+        return value or None
 
 
 class ReferenceSection(Section):

@@ -24,7 +24,7 @@ from typing import Any
 from sparring.config import OpponentSection
 from sparring.games import Game
 from sparring.players import Player, make_player
-from sparring.rollout import GameRecord, Table
+from sparring.rollout import PLACEMENT_SCORES, GameRecord, Table, placement
 from sparring.seeding import step_rng
 
 
@@ -138,8 +138,7 @@ class League:
         for path, seats, record in zip(plan.opponents, plan.learner_seats, records, strict=True):
             if path is None or path not in by_path:
                 continue
-            mine, theirs = record.returns[seats[0]], max(r for s, r in enumerate(record.returns) if s != seats[0])
-            score = 1.0 if mine > theirs else 0.0 if mine < theirs else 0.5
+            score = PLACEMENT_SCORES[placement(record.returns, seats[0])]
             entry = by_path[path]
             entry.score = rate * entry.score + (1 - rate) * score
             entry.games += 1

@@ -45,6 +45,7 @@ import torch
 from sparring.config import LearnerSection
 from sparring.device import autocast
 from sparring.lora import AdapterReference, is_lora
+from sparring.policy_loss import ppo_token_loss
 from sparring.prefix import token_logprobs
 from sparring.samples import TurnSample
 
@@ -168,9 +169,11 @@ class Learner:
         for k, s in enumerate(batch):
             logp = new[k]
             old = torch.tensor(s.response_logprobs, dtype=logp.dtype, device=logp.device)
-            adv, mask = token_advantages(s, logp)
+            mask = learned_mask(s, logp)
             ratio = torch.exp(logp - old)
-            per_token = -torch.minimum(ratio * adv, ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio) * adv)
+            per_token = torch.zeros_like(ratio)  # 0 between a trajectory's segments: read, never learned
+            for a, b, adv in s.spans():
+                per_token[a:b] = ppo_token_loss(ratio[a:b], adv, cfg.clip_ratio, cfg.dual_clip)
             stats["pg"] += (per_token * mask).sum().item()
             stats["clipped"] += (((ratio - 1).abs() > cfg.clip_ratio) * mask).sum().item()
             stats["ratio"] += (ratio * mask).sum().item()
@@ -382,14 +385,12 @@ def learned_spans(batch: list[TurnSample]) -> list[list[tuple[int, int]]]:
     return [[(start, end) for start, end, _ in s.spans()] for s in batch]
 
 
-def token_advantages(sample: TurnSample, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per response token: the advantage of the segment it lies in, and 1 where the loss applies (0 between segments)."""
-    adv = torch.zeros(len(sample.response_ids), dtype=like.dtype)
+def learned_mask(sample: TurnSample, like: torch.Tensor) -> torch.Tensor:
+    """1 on the response tokens the loss covers (the sample's spans), 0 between them; the statistics count only those."""
     mask = torch.zeros(len(sample.response_ids), dtype=like.dtype)
-    for start, end, advantage in sample.spans():
-        adv[start:end] = advantage
+    for start, end, _ in sample.spans():
         mask[start:end] = 1
-    return adv.to(like.device), mask.to(like.device)
+    return mask.to(like.device)
 
 
 def optimizer_and_schedule(

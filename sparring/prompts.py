@@ -37,6 +37,7 @@ from sparring.games.base import Game, State, match_action
 AnswerFormat = Literal["boxed", "brackets", "answer_tag"]
 PromptStyle = Literal["sparring", "spiral"]
 PROMPT_STYLES: tuple[str, ...] = ("sparring", "spiral")
+PromptView = Literal["turn", "trajectory"]
 
 INSTRUCTIONS: dict[str, str] = {
     "boxed": "Put your final move within \\boxed{}.",
@@ -60,10 +61,16 @@ class PromptConfig:
     style: PromptStyle = "sparring"
     """``sparring``: system message + observation, lenient parsing; ``spiral``: SPIRAL's one user turn and
     its strict parser (``answer_format`` must then be ``boxed``; ``system`` is not used)."""
+    view: PromptView = "turn"
+    """``turn`` (SPIRAL): each turn's prompt is the rules and the current observation. ``trajectory`` (MARS):
+    a seat's prompt is its whole conversation -- every earlier observation and its own earlier answers, as
+    sampled -- with the new observation appended (``sparring.players.lm``); ``sparring`` style only."""
 
     def __post_init__(self) -> None:
         if self.style == "spiral" and self.answer_format != "boxed":
             raise ValueError(f"prompt style spiral answers in \\boxed{{}}; answer_format {self.answer_format!r} does not apply")
+        if self.view == "trajectory" and self.style != "sparring":
+            raise ValueError("the trajectory view continues a chat: it needs prompt style sparring")
 
 
 def render_messages(game: Game, state: State, player: int, config: PromptConfig = PromptConfig()) -> list[dict[str, str]]:
@@ -75,6 +82,8 @@ def render_messages(game: Game, state: State, player: int, config: PromptConfig 
     if config.style == "spiral":
         return [{"role": "user", "content": render_spiral(spiral_observation(game, state, player))}]
     template = dict(config.system_per_game).get(game.name, config.system)
+    if template == DEFAULT_SYSTEM:
+        template = template.replace("a two-player zero-sum game", f"a {game_kind(game)} game")
     messages = []
     if template:
         messages.append(
@@ -82,6 +91,20 @@ def render_messages(game: Game, state: State, player: int, config: PromptConfig 
         )
     messages.append({"role": "user", "content": state.observation(player)})
     return messages
+
+
+def game_kind(game: Game) -> str:
+    """What the default system message calls the game: ``two-player zero-sum`` for every two-seat game that is
+    not a team game (the text the bundled model was pre-trained on, kept as it was), else the seat count and
+    ``cooperative``, ``zero-sum`` or ``general-sum`` -- so a 3-seat or team game is not introduced as a
+    two-player zero-sum one."""
+    from sparring.games.registry import is_cooperative, is_zero_sum
+
+    if game.num_players == 2 and not is_cooperative(game):
+        return "two-player zero-sum"
+    count = {2: "two", 3: "three", 4: "four"}.get(game.num_players, str(game.num_players))
+    kind = "cooperative" if is_cooperative(game) else "zero-sum" if is_zero_sum(game) else "general-sum"
+    return f"{count}-player {kind}"
 
 
 def encode_chat(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
@@ -99,52 +122,31 @@ def encode_chat(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
     return tokenizer.encode(text, add_special_tokens=False)
 
 
-def followup_message(state: State, player: int, config: PromptConfig = PromptConfig()) -> dict[str, str]:
-    """The user turn that hands ``player`` its next observation in a running conversation (trajectory view).
+def chat_continuation(tokenizer: Any, observation: str, after_eos: bool) -> list[int]:
+    """Ids that close an assistant answer and open the next user turn (``observation``) and assistant turn.
 
-    The first turn's prompt (:func:`render_messages`) already holds the
-    rules, so later turns carry the observation alone (in ``spiral`` style
-    wrapped in SPIRAL's user turn, which repeats the answer instruction).
+    Read off the chat template itself: the text it puts after an assistant
+    message, up to the next generation prompt. ``after_eos``: the answer
+    already ends with the end-of-turn token (it finished rather than ran out
+    of tokens), so that token is not repeated. Appending these ids to a
+    conversation's sampled ids continues it without re-tokenizing anything
+    already there (the trajectory view).
     """
-    observation = state.observation(player)
-    return {"role": "user", "content": render_spiral(observation) if config.style == "spiral" else observation}
-
-
-_ASSISTANT_MARK = "\x00sparring-assistant\x00"
-_USER_MARK = "\x00sparring-user\x00"
-
-
-def encode_followup(tokenizer: Any, message: dict[str, str], response_ids: list[int]) -> list[int]:
-    """Ids that follow a generated response to open the next user turn and the model's next answer.
-
-    The trajectory view builds a conversation append-only: the prompt of a
-    seat's turn k is the prompt of turn k - 1, the ids the model generated,
-    then these ids. The chat template is applied once, to a two-message
-    placeholder conversation, only to read what it writes after an
-    assistant message (its end-of-turn text, the user turn, the generation
-    prompt); the real conversation is never re-rendered and the generated
-    ids are never re-tokenised. When the response already ends with the
-    template's end-of-turn token (it stopped there), that token is not added twice.
-    """
+    marker = "\u2063SPARRING-ANSWER\u2063"
+    messages = [
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "content": marker},
+        {"role": "user", "content": observation},
+    ]
     if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(
-            [
-                {"role": "user", "content": "x"},
-                {"role": "assistant", "content": _ASSISTANT_MARK},
-                {"role": "user", "content": _USER_MARK},
-            ],
-            add_generation_prompt=True,
-            tokenize=False,
-        )
-        after = text[text.index(_ASSISTANT_MARK) + len(_ASSISTANT_MARK) :]
-        closing, _, opening = after.partition(_USER_MARK)
-        closing += message["content"] + opening
-    else:  # the plain layout of encode_chat
-        closing = f"\n\n{message['role'].capitalize()}: {message['content']}\n\nAssistant:"
-    if response_ids and response_ids[-1] in set(getattr(tokenizer, "all_special_ids", ())):
-        end = tokenizer.decode(response_ids[-1:], skip_special_tokens=False)
-        closing = closing.removeprefix(end) if end else closing
-    return tokenizer.encode(closing, add_special_tokens=False)
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    else:
+        text = "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in messages) + "Assistant:"
+    suffix = text.split(marker, 1)[1]
+    eos = getattr(tokenizer, "eos_token", None)
+    if after_eos and eos and suffix.startswith(eos):
+        suffix = suffix[len(eos) :]
+    return tokenizer.encode(suffix, add_special_tokens=False)
 
 
 def format_answer(move: str, answer_format: AnswerFormat = "boxed") -> str:

@@ -8,8 +8,10 @@ generates for all of them in a single batched call.
 
 A move the game refuses, or no usable move at all, ends that game: the
 offender is scored ``forfeit[0]`` and every other seat ``forfeit[1]`` (the
-arena uses -1/+1; training uses SPIRAL's -1.5/+0.5). A game still running
-after ``max_turns`` moves is a draw.
+arena uses -1/+1; training uses SPIRAL's -1.5/+0.5). In a cooperative game
+(a team game: every seat shares one return) the other seats get 0 instead,
+as in MARS's Hanabi: a partner's mistake is nobody's win. A game still running after
+``max_turns`` moves is a draw.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sparring.games.base import Game, InvalidAction, State
+from sparring.games.base import PLACEMENT_SCORES, Game, InvalidAction, State, pairwise_scores, placement
+from sparring.games.registry import is_cooperative
 from sparring.players.base import Move, Player, act_many
+
+__all__ = ["PLACEMENT_SCORES", "GameRecord", "Table", "Turn", "pairwise_scores", "placement", "play_games", "play_tables"]
 
 
 @dataclass
@@ -56,11 +61,8 @@ class GameRecord:
     truncated: bool = False
 
     def outcome(self, player: int) -> str:
-        """``win``, ``draw`` or ``loss`` for the player with that index."""
-        seat = self.seating.index(player)
-        mine = self.returns[seat]
-        best_other = max(r for s, r in enumerate(self.returns) if s != seat)
-        return "win" if mine > best_other else "loss" if mine < best_other else "draw"
+        """``win``, ``draw`` or ``loss`` for the player with that index (see :func:`placement`)."""
+        return placement(self.returns, self.seating.index(player))
 
 
 @dataclass
@@ -87,6 +89,7 @@ def play_tables(
     records = [
         GameRecord(t.game.name, t.seed, t.seating or list(range(len(t.players))), [0.0] * t.game.num_players) for t in tables
     ]
+    scores = [(forfeit[0], 0.0) if is_cooperative(t.game) else forfeit for t in tables]
     active = [i for i, s in enumerate(states) if not s.is_terminal()]
     for i in set(range(len(tables))) - set(active):
         records[i].returns = states[i].returns()
@@ -110,7 +113,7 @@ def play_tables(
                 seats = [states[i].current_player for i in games]
                 moves = act_many(player, [states[i] for i in games], seats, [tables[i].game for i in games])
                 for i, seat, move in zip(games, seats, moves, strict=True):
-                    if _play_turn(states[i], records[i], seat, move, keep_turns, max_turns, forfeit):
+                    if _play_turn(states[i], records[i], seat, move, keep_turns, max_turns, scores[i]):
                         finished.add(i)
             active = [i for i in active if i not in finished]
             bar.update(task, completed=total - len(active))

@@ -11,8 +11,11 @@ finished step and say how to resume. The caller passes its own pieces
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -95,7 +98,8 @@ def run(
             pieces.restore(t, ckpt)
             console.print(f"resumed {run_.path} from {unit} {ckpt_step}")
         trackers = Trackers(run_, config.logging, config.name, config.model_dump(mode="json"))
-        _steps(pieces, t, config, run_, trackers, console, last_saved=t.step if resume else -1)
+        with terminate_as_interrupt():
+            _steps(pieces, t, config, run_, trackers, console, last_saved=t.step if resume else -1)
     finally:
         pieces.close(t)
     trackers.close()
@@ -136,6 +140,28 @@ def _steps(
         refresh_report(run_.path, console)
         trackers.close()
         raise UserError(f"interrupted at {unit} {t.step}; continue with: sparring train --resume {run_.path}") from None
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the run the way Ctrl-C does: the last finished step is saved, and resume continues it.
+
+    A batch scheduler's preemption, ``kill`` and ``timeout`` send SIGTERM, and a run started in the
+    background of a script has SIGINT ignored, so without this the only clean stop would be unavailable
+    and up to ``checkpoint.every`` steps would be lost. Signals reach only the main thread's handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def out_of_budget(config: TrainConfig, t: Progress) -> str:

@@ -109,7 +109,7 @@ def build(config: TrainConfig, run: RunDir, schedule_steps: int | None = None) -
     sampling = SamplingParams(
         temperature=config.sampling.temperature, top_p=config.sampling.top_p, max_new_tokens=config.sampling.max_new_tokens
     )
-    policy = LMPlayer(engine, None, prompt, sampling, name="policy", view=config.rollout.view)
+    policy = LMPlayer(engine, None, prompt, sampling, name="policy")
     games = [(g.name, make_game(g.name), g.weight) for g in config.games]
     magnet_is_average = config.reference.magnet == "average"
     copy_reference = config.learner.kl_coef > 0 and not is_lora(model) and not magnet_is_average  # LoRA: base = reference
@@ -139,7 +139,6 @@ def build(config: TrainConfig, run: RunDir, schedule_steps: int | None = None) -
             prompt,
             sampling,
             name=f"pool:{Path(path).name}",
-            view=config.rollout.view,
         )
 
     league = League(config.opponent, games, policy, config.seed, run.pool_dir, load_opponent)
@@ -182,8 +181,9 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     value_loss = t.learner.value.fit(value_features, [s.reward for s in samples]) if value_features is not None else None
     trained = drop_zero_advantage(samples) if adv.drop_zero else samples
     # 5. learn (an HFEngine shares the module; a vLLM engine sleeps meanwhile, then loads the new weights);
-    #    the trajectory view learns from each seat's game as one sample, its kept turns as segments
-    learned = trajectories(samples, trained) if cfg.rollout.view == "trajectory" else trained
+    #    in the trajectory view each seat's game is one sample (MARS), its kept turns segments: the same
+    #    gradient as its turns one by one, with the conversation run once rather than once per turn
+    learned = trajectories(samples, trained) if cfg.prompt.view == "trajectory" else trained
     learn_started = time.perf_counter()
     with while_learning(t.engine, t.model):
         metrics = t.learner.step(learned)
@@ -244,7 +244,7 @@ def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> di
     sampling = eval_sampling(cfg)  # eval.temperature and eval.top_p (SPIRAL evaluates at 0.6 / 0.95)
     metrics: dict[str, float] = {}
     for section, (spec, game, _) in zip(cfg.games, t.games, strict=True):
-        player = LMPlayer(t.engine, game, t.policy.prompt, sampling, name="policy", view=cfg.rollout.view)
+        player = LMPlayer(t.engine, game, t.policy.prompt, sampling, name="policy")
         opponents = section.eval_opponents or default_opponents(spec)
         result = evaluate_game(game, spec, player, opponents, games or cfg.eval.games, cfg.eval.exploitability, progress=progress)
         metrics.update(result.metrics())

@@ -35,6 +35,7 @@ AVAILABLE = [e.name for e in game_entries() if e.unavailable is None]
 # Variants with parameters that change the rules are swept too.
 VARIANTS = [
     "kuhn_poker:hands=3",
+    "liars_dice:players=3",
     "simple_negotiation:max_turns=4",
     "propose_solve:family=code,attempts=2",
     "qrv:level=2,attempts=2",

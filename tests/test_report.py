@@ -48,6 +48,7 @@ RUN = [
     "logging.replay_games=3",
     "max_steps=2",
 ]
+RATES = ("win", "draw", "loss", "invalid")
 HOSTILE = "</script><script>window.pwned = 1</script><!-- <b>bold</b> &amp;"
 
 
@@ -280,6 +281,20 @@ def test_eval_file_and_league_are_shown_when_present(run_dir, tmp_path, open_rep
     assert elo.is_visible() and elo.locator("tr").nth(1).text_content().startswith("1step-2")
     assert "cycling" in page.locator("#league").text_content() and page.locator("table.matrix td").count() == 4
     assert report.problems == []
+
+
+def test_a_cooperative_games_team_return_and_optimum_are_shown_beside_exploitability(run_dir, tmp_path, open_report):
+    run = copy_run(run_dir, tmp_path / "team")
+    (run / "eval").mkdir()
+    stats = {"win": 0.0, "draw": 1.0, "loss": 0.0, "invalid": 0.0, "games": 4, "intervals": dict.fromkeys(RATES, [0.0, 1.0])}
+    entry = {"vs": {"random": stats}, "exploitability": None, "team_return": 3.7222, "team_optimum": 10.0}
+    (run / "eval" / "step-2.json").write_text(json.dumps({"step": 2, "checkpoint": "x", "games": {"tiny_hanabi": entry}}))
+    report = open_report(build_report(run))
+    assert report.page.locator("#eval td.team").first.text_content() == "3.722 / 10.0"
+    assert report.problems == []
+    # the same figures read from metrics.jsonl, where no eval file was written
+    ev = eval_from_metrics({"step": 3, "eval/tiny_hanabi/team_return": 5.0, "eval/tiny_hanabi/team_optimum": 10.0})
+    assert ev["games"]["tiny_hanabi"]["team_return"] == 5.0 and ev["games"]["tiny_hanabi"]["team_optimum"] == 10.0
 
 
 # --------------------------------------------------------------------------- data gathering, no browser

@@ -15,7 +15,7 @@ from precision import FP32_RUN
 from safetensors.torch import load_file
 from tiny_runs import TINY_RUN
 
-from sparring.checkpoint import RunDir, verify_checkpoint
+from sparring.checkpoint import RunDir, list_checkpoints, verify_checkpoint
 from sparring.config import load_config
 from sparring.errors import UserError
 from sparring.evaluate.checkpoints import prompt_and_sampling
@@ -144,13 +144,34 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "sparring", "train", *args]
 
 
+def test_sigterm_saves_the_last_finished_step_like_ctrl_c(tmp_path):
+    """A scheduler's preemption (SIGTERM) must not lose the steps since the last checkpoint."""
+    run_dir = tmp_path / "run"
+    args = ["spiral-kuhn", *TINY_RUN, "max_steps=200", "checkpoint.every=100"]  # no checkpoint before the signal
+    proc = subprocess.Popen(cli(*args, "--run-dir", str(run_dir)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not any('"step": 2' in line for line in _lines(run_dir / "metrics.jsonl")):
+        assert time.time() < deadline and proc.poll() is None, "the run never reached step 2"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, err
+    assert "interrupted at step" in err and "--resume" in err
+    saved = list_checkpoints(RunDir(run_dir))
+    assert saved and saved[-1][0] >= 2  # the step it was at (or a later one it finished), not nothing
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
 @pytest.mark.parametrize(
     "extra",
     [
         [],
         ["advantage.baseline=value", "learner.minibatches=2"],
         ["learner.average_weights=0.9", "learner.lr_decay=cosine", "learner.kl_coef=0.5", "reference.magnet=average"],
-        ["rollout.view=trajectory"],
+        ["prompt.view=trajectory"],
     ],
     ids=["spiral", "value-baseline-and-minibatches", "weight-average-magnet-and-lr-decay", "trajectory-view"],
 )

@@ -54,7 +54,7 @@ class RolloutWorker:
         self.device = self.config.model.device if gpu else "cpu"
         self.prompt, self.sampling = prompt, sampling
         self.engine = make_engine(self.config, load_tokenizer(self.config.model.path), device=self.device)
-        self.policy = LMPlayer(self.engine, None, prompt, sampling, name="policy", view=self.config.rollout.view)
+        self.policy = LMPlayer(self.engine, None, prompt, sampling, name="policy")
         self.games: dict[str, Any] = {}
         self.pool: dict[str, Any] = {}
         """Pool snapshots by path: loaded once, reseeded every shard."""
@@ -112,9 +112,7 @@ class RolloutWorker:
 
         if path not in self.pool:
             engine = HFEngine(path, tokenizer=self.engine.tokenizer, device=self.device, autocast=self.config.model.precision)
-            self.pool[path] = LMPlayer(
-                engine, None, self.prompt, self.sampling, name=f"pool:{Path(path).name}", view=self.config.rollout.view
-            )
+            self.pool[path] = LMPlayer(engine, None, self.prompt, self.sampling, name=f"pool:{Path(path).name}")
         self.pool[path].engine.rng.manual_seed(seed)
         return self.pool[path]
 

@@ -187,13 +187,14 @@ def evaluate_target(
     for spec, opponents in plan:
         game = make_game(spec)
         engine.rng.manual_seed(seed)
-        view = target.config.rollout.view if target.config else "turn"  # asked as the run played
-        player = LMPlayer(engine, game, prompt, sampling, name=target.label, view=view)
+        player = LMPlayer(engine, game, prompt, sampling, name=target.label)
         result = evaluate_game(game, spec, player, opponents, n, with_exploitability=True, progress=progress)
         out["games"][spec] = {
             "vs": result.vs,
             "exploitability": result.exploitability,
             "nash_conv": result.nash_conv,
+            "team_return": result.team_return,
+            "team_optimum": result.team_optimum,
             "mean_response_tokens": result.mean_response_tokens,
         }
     return out

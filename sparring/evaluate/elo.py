@@ -6,6 +6,12 @@ a win for each side, so a game's score is 1, 0.5 or 0. The ratings are the
 maximum-likelihood fit of every game at once (not the order-dependent online
 Elo update), so a league's table does not depend on which games came first.
 
+Elo is pairwise. A game of three or more seats counts as one result between
+every two of its seats, ranked by return (1, 0.5 or 0: see
+``sparring.games.base.pairwise_scores``); the league plays every group of N
+players. Those results share a game and are not independent, so the
+bootstrap intervals below are somewhat too narrow for N-seat leagues.
+
 Ratings are relative; one number must be pinned. We pin ``anchor`` (the league
 pins ``random``: a player whose strength never changes, so 1000 means "as good
 as uniformly random play" in every league of every run) at 1000, or, with no

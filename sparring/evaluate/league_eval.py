@@ -41,14 +41,13 @@ from sparring.evaluate.suite import default_opponents
 from sparring.games import Game, make_game
 from sparring.players import Player, make_player
 from sparring.players.lm import LMPlayer
-from sparring.rollout import GameRecord, Table, play_tables
+from sparring.rollout import GameRecord, Table, pairwise_scores, play_tables
 
 LEAGUE_SEED = 20_000_003
 ANCHOR = "random"
 PRIOR_DRAWS = 1.0
 """Virtual draws per pair: keeps the rating of a player who won or lost every game finite (see elo.py)."""
 BOOTSTRAP_SAMPLES = 200
-SCORES = {"win": 1.0, "draw": 0.5, "loss": 0.0}
 
 
 def default_bots(game_spec: str) -> list[str]:
@@ -60,17 +59,29 @@ def default_bots(game_spec: str) -> list[str]:
 def round_robin(
     game: Game, players: dict[str, Player], num_games: int, seed: int = LEAGUE_SEED, max_turns: int = 200, progress: bool = False
 ) -> tuple[list[Outcome], list[GameRecord]]:
-    """Every pair plays ``num_games`` games, seats alternating; game i of every pair uses deal ``seed + i``."""
+    """Every group of ``game.num_players`` players plays ``num_games`` games; game i of every group uses deal ``seed + i``.
+
+    Two seats: every pair, seats alternating. N seats: every N players, the
+    seating rotated one place each game. Elo stays pairwise: a game counts as
+    one result between every two of its seats, ranked by return
+    (:func:`sparring.rollout.pairwise_scores`), so a 3-seat game gives three
+    results. Those three share one game, so they are not independent; the
+    bootstrap, which resamples results, reads them as if they were and its
+    intervals are then somewhat too narrow.
+    """
     names = list(players)
+    n = game.num_players
+    if len(names) < n:
+        raise UserError(f"{game.name} has {n} seats: a league needs at least {n} players, got {len(names)}")
     tables = []
-    pairs = []
-    for a, b in itertools.combinations(range(len(names)), 2):
+    for group in itertools.combinations(range(len(names)), n):
         for i in range(num_games):
-            seating = [a, b] if i % 2 == 0 else [b, a]
+            seating = [group[(s + i) % n] for s in range(n)]
             tables.append(Table(game, seed + i, [players[names[p]] for p in seating], seating))
-            pairs.append((a, b))
     records = play_tables(tables, max_turns=max_turns, progress=progress, label=f"league: {game.name}")
-    outcomes = [Outcome(names[a], names[b], SCORES[r.outcome(a)]) for (a, b), r in zip(pairs, records, strict=True)]
+    outcomes = [
+        Outcome(names[r.seating[s]], names[r.seating[t]], score) for r in records for s, t, score in pairwise_scores(r.returns)
+    ]
     return outcomes, records
 
 
@@ -140,8 +151,6 @@ def run_league(
         raise UserError("--last must be at least 1")
     spec = game or config.games[0].name
     g = make_game(spec)
-    if g.num_players != 2:
-        raise UserError(f"a league pairs two players; {g.name} has {g.num_players} seats")
     checkpoints = intact_checkpoints(RunDir(run_dir), warn)
     if not checkpoints:
         raise UserError(f"no intact checkpoint in {RunDir(run_dir).checkpoints_dir}; train the run first")
@@ -157,20 +166,24 @@ def run_league(
     for step, path in checkpoints:
         engine = load_engine(Target(checkpoint_model_dir(path), Path(run_dir), step, path, config), device)
         engine.rng.manual_seed(seed + step)
-        table[f"step-{step}"] = LMPlayer(engine, g, prompt, sampling, name=f"step-{step}", view=config.rollout.view)
+        table[f"step-{step}"] = LMPlayer(engine, g, prompt, sampling, name=f"step-{step}")
     outcomes, records = round_robin(g, table, num_games, LEAGUE_SEED + seed, config.rollout.max_turns, progress)
     names = list(table)
     matrix = score_matrix(outcomes)
-    invalid = {p: 0 for p in names}
+    invalid, played = dict.fromkeys(names, 0), dict.fromkeys(names, 0)
     for record in records:
+        for p in record.seating:
+            played[names[p]] += 1
         if record.invalid_seat is not None:
             invalid[names[record.seating[record.invalid_seat]]] += 1
     rows = rate_players(outcomes, names, seed=seed)
-    for row in rows:
+    for row in rows:  # games played, not pairwise results (a 3-seat game is two results per player)
+        row["games"] = played[row["name"]]
         row["invalid"] = invalid[row["name"]] / row["games"]
     return {
         "game": spec,
         "games_per_pair": num_games,
+        "seats": g.num_players,
         "anchor": {"player": ANCHOR, "elo": 1000.0} if ANCHOR in names else {"player": "mean", "elo": 1000.0},
         "prior_draws": PRIOR_DRAWS,
         "bootstrap": {"samples": BOOTSTRAP_SAMPLES, "level": 0.95},

@@ -1,4 +1,9 @@
-"""Evaluate a policy on its games: fixed opponents in both seats, and exact exploitability.
+"""Evaluate a policy on its games: fixed opponents in every other seat, and exact exploitability.
+
+The policy takes each seat in turn (seats rotate game by game) with the
+opponent in all the others; exact exploitability is for two-player games only.
+A cooperative game reports, in its place, the policy's exact team return
+against the best joint policy's (``sparring.evaluate.cooperative``).
 
 Used inside training (every ``eval.every`` steps, logged as metrics) and by
 ``sparring eval``. The games are dealt from a fixed seed, so successive
@@ -14,6 +19,7 @@ from sparring.config import TrainConfig
 from sparring.engines.base import SamplingParams
 from sparring.errors import UserError
 from sparring.evaluate.arena import summarize
+from sparring.evaluate.cooperative import team_return
 from sparring.evaluate.exploitability import exploitability, require_exact_game
 from sparring.games import Game, game_entry
 from sparring.players import Player, make_player
@@ -51,6 +57,10 @@ class GameEval:
     """Opponent spec -> the policy's arena stats (win/draw/loss/invalid with intervals, by seat)."""
     exploitability: float | None = None
     nash_conv: float | None = None
+    team_return: float | None = None
+    """Cooperative games: the policy's exact expected team return playing every seat (``evaluate.cooperative``)."""
+    team_optimum: float | None = None
+    """... and the best any joint policy gets."""
     mean_response_tokens: float | None = None
     records: dict[str, list[GameRecord]] = field(default_factory=dict)
 
@@ -62,10 +72,14 @@ class GameEval:
                 out[f"eval/{self.game}/{opp}/{key}"] = stats[key]
             out[f"eval/{self.game}/{opp}/non_loss"] = 1.0 - stats["loss"]
             out[f"eval/{self.game}/{opp}/games"] = float(stats["games"])
+            out[f"eval/{self.game}/{opp}/mean_return"] = stats["mean_return"]  # a cooperative game's only score
             for seat, by_seat in stats.get("by_seat", {}).items():
                 out[f"eval/{self.game}/{opp}/seat{seat}/non_loss"] = 1.0 - by_seat["loss"]
         if self.exploitability is not None:
             out[f"eval/{self.game}/exploitability"] = self.exploitability
+        if self.team_return is not None and self.team_optimum is not None:
+            out[f"eval/{self.game}/team_return"] = self.team_return
+            out[f"eval/{self.game}/team_optimum"] = self.team_optimum
         if self.mean_response_tokens is not None:
             out[f"eval/{self.game}/response_tokens"] = self.mean_response_tokens
         return out
@@ -86,8 +100,9 @@ def evaluate_game(
     tokens, turns = 0, 0
     for k, spec in enumerate(opponents):
         opponent = make_player(spec, game, seed=seed + k)
-        records = play_games(game, [policy, opponent], num_games, seed=seed, progress=progress)
-        result.vs[spec] = summarize(records, [policy.name, spec])[policy.name]
+        others = [opponent] * (game.num_players - 1)  # one opponent object answers for every other seat
+        records = play_games(game, [policy, *others], num_games, seed=seed, progress=progress)
+        result.vs[spec] = summarize(records, [policy.name, *[spec] * len(others)])[policy.name]
         result.records[spec] = records
         for r in records:
             for t in r.turns:
@@ -95,7 +110,11 @@ def evaluate_game(
                     tokens += len(t.info["response_ids"])
                     turns += 1
     result.mean_response_tokens = tokens / turns if turns else None
-    if with_exploitability and game_entry(parse_spec(game_spec).name).exploitability and hasattr(policy, "action_probabilities"):
+    entry = game_entry(parse_spec(game_spec).name)
+    if with_exploitability and entry.team_optimum and hasattr(policy, "action_probabilities"):  # cooperative: no exploiter
+        team = team_return(game, policy)
+        result.team_return, result.team_optimum = team.expected, team.optimum
+    if with_exploitability and entry.exploitability and hasattr(policy, "action_probabilities"):
         try:
             require_exact_game(game)
         except UserError:  # e.g. kuhn_poker:hands=5 -- no exact value for a series
@@ -143,6 +162,18 @@ def before_after_table(before: dict[str, float], after: dict[str, float], title:
                 cell(stats, "invalid"),
                 style=None if when == "after" else "dim",
             )
+    for game in sorted({k.split("/")[1] for k in {**before, **after} if k.endswith("/team_return")}):
+        key = f"eval/{game}/team_return"
+        optimum = after.get(f"eval/{game}/team_optimum", before.get(f"eval/{game}/team_optimum", float("nan")))
+        table.add_row(
+            game,
+            f"team return (optimum {optimum:g})",
+            "before / after",
+            f"{before.get(key, float('nan')):.3f}",
+            f"{after.get(key, float('nan')):.3f}",
+            "",
+            "",
+        )
     for game in sorted({k.split("/")[1] for k in {**before, **after} if k.endswith("/exploitability")}):
         key = f"eval/{game}/exploitability"
         table.add_row(

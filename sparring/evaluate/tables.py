@@ -32,6 +32,8 @@ def eval_tables(result: dict[str, Any]) -> list[Table]:
         caption = [f"mean answer {g['mean_response_tokens']:.1f} tokens"] if g.get("mean_response_tokens") is not None else []
         if g.get("exploitability") is not None:
             caption.insert(0, f"exploitability {g['exploitability']:.4f} (NashConv {g['nash_conv']:.4f})")
+        if g.get("team_return") is not None:
+            caption.insert(0, f"team return {g['team_return']:.3f} of an optimum {g['team_optimum']:g} (playing every seat)")
         table = Table(
             "opponent",
             "games",
@@ -62,6 +64,8 @@ def eval_tables(result: dict[str, Any]) -> list[Table]:
 def league_tables(league: dict[str, Any]) -> list[Table]:
     """The ratings (best first) and the score matrix (row player's mean score against the column player)."""
     anchor = league["anchor"]
+    seats = league.get("seats", 2)
+    group = "pair" if seats == 2 else f"group of {seats} (each game scored pairwise by return)"
     ratings = Table(
         "player",
         "Elo",
@@ -69,7 +73,7 @@ def league_tables(league: dict[str, Any]) -> list[Table]:
         "games",
         "score",
         "invalid",
-        title=f"{league['game']}: {league['games_per_pair']} games per pair; {anchor['player']} = {anchor['elo']:.0f}",
+        title=f"{league['game']}: {league['games_per_pair']} games per {group}; {anchor['player']} = {anchor['elo']:.0f}",
     )
     for p in league["players"]:
         ratings.add_row(

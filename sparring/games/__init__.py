@@ -14,10 +14,12 @@ from sparring.games import (  # noqa: F401  (each import registers its games)
     propose_solve,
     qrv,
     red_team,
+    rendezvous,
     simple_negotiation,
     sneaky_critic,
     textarena,
     tic_tac_toe,
+    tiny_hanabi,
 )
 from sparring.games.base import TERMINAL, FreeTextState, Game, InvalidAction, State
 from sparring.games.registry import GameEntry, game_entries, game_entry, make_game, register

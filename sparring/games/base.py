@@ -107,3 +107,36 @@ def refuse_unlisted(action: str, legal: list[str]) -> str:
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
         raise InvalidAction(f"{shown!r} is not a legal move; legal moves: {', '.join(legal)}")
     return move
+
+
+PLACEMENT_SCORES = {"win": 1.0, "draw": 0.5, "loss": 0.0}
+"""What a ``placement`` is worth to a pool entry's running score."""
+
+
+def placement(returns: list[float], seat: int) -> str:
+    """``win``, ``draw`` or ``loss`` for ``seat``, from every seat's return, for any number of seats.
+
+    ``win``: no seat scored more and some seat scored less; ``loss``: no seat
+    scored less and some seat scored more; otherwise (all equal, or strictly
+    between the best and the worst) ``draw``. With two seats this is the
+    plain comparison; in 3-seat liar's dice (-1 for the loser, +1/2 for the
+    others) both survivors win and the loser loses.
+    """
+    mine, best, worst = returns[seat], max(returns), min(returns)
+    if best == worst:
+        return "draw"
+    return "win" if mine == best else "loss" if mine == worst else "draw"
+
+
+def pairwise_scores(returns: list[float]) -> list[tuple[int, int, float]]:
+    """Every pair of seats ``(s, t)``, s < t, with the score of s against t: 1, 0.5 or 0 by their returns.
+
+    How a game of three or more seats counts for pairwise ratings (Elo): as one
+    result between every two seats, ranked by return.
+    """
+    n = len(returns)
+    return [
+        (s, t, 1.0 if returns[s] > returns[t] else 0.0 if returns[s] < returns[t] else 0.5)
+        for s in range(n)
+        for t in range(s + 1, n)
+    ]

@@ -23,9 +23,16 @@ class GameEntry:
     make: Callable[..., Game]
     """Builds the game; keyword arguments are the game's parameters."""
     zero_sum: bool = True
+    cooperative: bool = False
+    """Every seat gets the same return (a team game: tiny_hanabi, rendezvous). Such a game is not zero-sum; a
+    game that is merely not zero-sum (propose_solve) is not cooperative."""
     perfect_information: bool = True
     exploitability: bool = False
     """Exact exploitability can be computed (two-player zero-sum OpenSpiel game)."""
+    team_optimum: bool = False
+    """A cooperative game (every seat gets the same return) small enough that the best joint policy's team
+    return is computed exactly (``sparring.evaluate.cooperative``): evaluation reports the policy's team
+    return against it where a zero-sum game reports exploitability."""
     enumerable: bool = False
     """OpenSpiel can list every (information) state in reasonable time (pretraining's distill phase);
     implied by ``exploitability``, which needs the same enumeration."""
@@ -46,8 +53,10 @@ class GameEntry:
             "source": self.source,
             "description": self.description,
             "zero_sum": self.zero_sum,
+            "cooperative": self.cooperative,
             "perfect_information": self.perfect_information,
             "exploitability": self.exploitability,
+            "team_optimum": self.team_optimum,
             "available": self.unavailable is None,
             "unavailable_reason": self.unavailable,
         }
@@ -78,6 +87,18 @@ def game_entry(name: str) -> GameEntry:
         valid = sorted(entries)
         raise UserError(f"unknown game {name!r}{did_you_mean(name, valid)}; games: {', '.join(valid)}")
     return entries[name]
+
+
+def is_zero_sum(game: Game) -> bool:
+    """Whether ``game`` is registered as zero-sum (a game built outside the registry, as in a test, counts as one)."""
+    entry = _REGISTRY.get(game.name)
+    return entry is None or entry.zero_sum
+
+
+def is_cooperative(game: Game) -> bool:
+    """Whether ``game`` is registered as a team game, every seat getting the same return (never one built outside)."""
+    entry = _REGISTRY.get(game.name)
+    return entry is not None and entry.cooperative
 
 
 def make_game(spec: str | Spec) -> Game:

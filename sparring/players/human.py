@@ -12,7 +12,7 @@ from collections.abc import Callable
 from rich.console import Console
 
 from sparring.errors import UserError
-from sparring.games.base import InvalidAction, State
+from sparring.games.base import InvalidAction, State, placement
 
 
 class GameAbandoned(UserError):
@@ -79,7 +79,6 @@ def play_against(
     console.print("\n[bold]Game over.[/bold]", markup=True)
     console.print(state.render(), markup=False)
     returns = state.returns()
-    mine, best_other = returns[seat], max(r for s, r in enumerate(returns) if s != seat)
-    verdict = "You win!" if mine > best_other else "You lose." if mine < best_other else "Draw."
-    console.print(f"{verdict} (your return: {mine:+g})")
+    verdict = {"win": "You win!", "loss": "You lose.", "draw": "Draw."}[placement(returns, seat)]
+    console.print(f"{verdict} (your return: {returns[seat]:+g})")
     return returns

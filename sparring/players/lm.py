@@ -6,27 +6,20 @@ endless text, no answer -- the game goes on: the turn becomes an invalid move
 with its reason recorded, never an exception. The token ids and log-probs of
 each turn ride along in ``Move.info`` so training uses exactly what was sampled.
 
-``view`` decides what the model reads (``rollout.view``). ``turn`` (SPIRAL):
-every decision is a fresh prompt, the rules and the current observation.
-``trajectory`` (MARS): each seat plays one growing conversation per game --
-the prompt of its turn k is the ids of turn k - 1's prompt, the ids it
-generated then, and the next observation's user turn
-(:func:`sparring.prompts.encode_followup`) -- so the model sees its own
-earlier answers and never the opponent's text beyond what the observation
-shows. The running ids are kept per (game state, seat) and dropped with the state.
-
 The policy view (for exact exploitability) scores, at a state, each legal
 move's clean answer (``\\boxed{bet}`` + end of turn) under the model and
 normalises: p(move) is proportional to p(answer | prompt). For a model that
 reasons before answering this is an approximation (the reasoning is skipped);
 for models that answer directly, like the bundled one, it is its policy.
+It reads the turn view's prompt at each information state, whatever
+``prompt.view`` says: an information state has no one conversation.
 """
 
 from __future__ import annotations
 
 import math
 import weakref
-from typing import Any, Literal
+from typing import Any
 
 from sparring.engines.base import Engine, SamplingParams
 from sparring.games.base import Game, State
@@ -34,15 +27,12 @@ from sparring.players.base import Move
 from sparring.prompts import (
     PROMPT_STYLES,
     PromptConfig,
+    chat_continuation,
     encode_chat,
-    encode_followup,
-    followup_message,
     format_answer,
     read_move,
     render_messages,
 )
-
-View = Literal["turn", "trajectory"]
 
 
 class LMPlayer:
@@ -53,43 +43,52 @@ class LMPlayer:
         prompt: PromptConfig | None = None,
         sampling: SamplingParams | None = None,
         name: str = "model",
-        view: View = "turn",
     ):
         self.engine = engine
         self.game = game
         self.prompt = prompt or PromptConfig()
         self.sampling = sampling or SamplingParams()
         self.name = name
-        self.view = view
-        self._conversations: dict[int, tuple[weakref.ref[State], dict[int, list[int]]]] = {}
-        """Trajectory view: per game state (by id, checked through a weak reference), each seat's ids so far."""
+        self._talks: dict[int, tuple[weakref.ref, dict[int, tuple[list[int], bool]]]] = {}
+        """Trajectory view: per live game state (by id, held weakly), each seat's conversation."""
 
     # -- prompts ------------------------------------------------------------
     def prompt_ids(self, game: Game, state: State, seat: int) -> list[int]:
+        """The turn view's prompt: the rules and ``state``'s observation for ``seat``, through the chat template."""
         return encode_chat(self.engine.tokenizer, render_messages(game, state, seat, self.prompt))
+
+    def turn_prompt(self, game: Game, state: State, seat: int) -> list[int]:
+        """What the model reads before answering: the turn view's prompt, or in the trajectory view the seat's
+        conversation so far (its own earlier answers as sampled) continued by the new observation.
+
+        The trajectory view never re-renders the history: the ids are appended
+        turn by turn (``chat_continuation``), so every earlier prompt and answer
+        is a prefix of the next prompt, token for token.
+        """
+        if self.prompt.view == "turn":
+            return self.prompt_ids(game, state, seat)
+        past = self._seats(state).get(seat)
+        if past is None:
+            return self.prompt_ids(game, state, seat)
+        ids, finished = past
+        return ids + chat_continuation(self.engine.tokenizer, state.observation(seat), after_eos=finished)
+
+    def _seats(self, state: State) -> dict[int, tuple[list[int], bool]]:
+        """The trajectory view's memory of one game: per seat, (conversation ids, last answer ended its turn).
+
+        Kept by the state object's identity, weakly, so a finished game's conversations go with its state.
+        """
+        entry = self._talks.get(id(state))
+        if entry is None or entry[0]() is not state:
+            self._talks = {k: v for k, v in self._talks.items() if v[0]() is not None}
+            entry = (weakref.ref(state), {})
+            self._talks[id(state)] = entry
+        return entry[1]
 
     def answer_ids(self, move: str) -> list[int]:
         """Token ids of the clean answer for ``move``, end of turn included."""
         tok = self.engine.tokenizer
         return tok.encode(format_answer(move, self.prompt.answer_format), add_special_tokens=False) + [tok.eos_token_id]
-
-    def _conversation(self, state: State) -> dict[int, list[int]]:
-        """The seats' running ids in this game; a new game (or a recycled id) starts empty."""
-        entry = self._conversations.get(id(state))
-        if entry is None or entry[0]() is not state:
-            key = id(state)
-            entry = (weakref.ref(state, lambda _, key=key: self._conversations.pop(key, None)), {})
-            self._conversations[key] = entry
-        return entry[1]
-
-    def turn_prompt(self, game: Game, state: State, seat: int) -> list[int]:
-        """The ids the model reads for this decision, by ``view`` (see the module docstring)."""
-        if self.view == "turn":
-            return self.prompt_ids(game, state, seat)
-        so_far = self._conversation(state).get(seat)
-        if so_far is None:
-            return self.prompt_ids(game, state, seat)
-        return so_far + encode_followup(self.engine.tokenizer, followup_message(state, seat, self.prompt), so_far)
 
     # -- acting -------------------------------------------------------------
     def act(self, state: State, seat: int) -> Move:
@@ -108,8 +107,9 @@ class LMPlayer:
         generations = self.engine.generate(prompts, sampling or self.sampling)
         moves = []
         for state, seat, prompt, gen in zip(states, seats, prompts, generations, strict=True):
-            if self.view == "trajectory":
-                self._conversation(state)[seat] = prompt + gen.token_ids
+            if self.prompt.view == "trajectory":
+                ended = bool(gen.token_ids) and gen.token_ids[-1] == self.engine.tokenizer.eos_token_id
+                self._seats(state)[seat] = (prompt + list(gen.token_ids), ended)
             parsed = read_move(gen.text, state.legal_actions(), self.prompt, truncated=gen.finish_reason == "length")
             info = {
                 "prompt_ids": prompt,

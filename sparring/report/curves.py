@@ -78,6 +78,9 @@ def chart_specs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             charts.append(_chart(f"eval-{stat}-{game}", f"Eval {label} vs opponents: {game}", label, True, per_opponent))
     exploit = {g: s[f"eval/{g}/exploitability"] for g in _games(s, "eval") if f"eval/{g}/exploitability" in s}
     charts.append(_chart("exploitability", "Exploitability (0 = Nash)", "exploitability", False, exploit))
+    for game in _games(s, "eval"):  # cooperative games, where exploitability would be
+        team = {"team return": s.get(f"eval/{game}/team_return", []), "optimum": s.get(f"eval/{game}/team_optimum", [])}
+        charts.append(_chart(f"team-{game}", f"Team return vs optimum: {game}", "expected team return", False, team))
     charts += preference_charts(s)
     for chart_id, title, key, y_label, percent in SINGLE[4:]:
         charts.append(_chart(chart_id, title, y_label, percent, {key: s.get(key, [])}))

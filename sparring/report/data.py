@@ -226,6 +226,19 @@ def eval_table(run: RunDir, metrics: list[dict[str, Any]]) -> dict[str, Any] | N
     return None
 
 
+GAME_INFO = {
+    "exploitability": "exploitability",
+    "team_return": "team_return",
+    "team_optimum": "team_optimum",
+    "response_tokens": "mean_response_tokens",
+}
+"""Per-game evaluation figures: the report's name -> the key in an eval file (a metric is ``eval/<game>/<name>``)."""
+
+
+def _no_game_info() -> dict[str, Any]:
+    return dict.fromkeys(GAME_INFO)
+
+
 def eval_from_file(doc: dict[str, Any], source: str) -> dict[str, Any]:
     rows, games_info = [], {}
     for game, entry in (doc.get("games") or {}).items():
@@ -233,7 +246,7 @@ def eval_from_file(doc: dict[str, Any], source: str) -> dict[str, Any]:
             rows.append(_row(game, opponent, stats))
             for seat, seat_stats in sorted((stats.get("by_seat") or {}).items()):
                 rows.append(_row(game, opponent, seat_stats, seat=str(seat)))
-        games_info[game] = {"exploitability": entry.get("exploitability"), "response_tokens": entry.get("mean_response_tokens")}
+        games_info[game] = {**_no_game_info(), **{k: entry.get(v) for k, v in GAME_INFO.items()}}
     return {"source": source, "step": doc.get("step"), "checkpoint": doc.get("checkpoint"), "rows": rows, "games": games_info}
 
 
@@ -247,9 +260,8 @@ def eval_from_metrics(record: dict[str, Any]) -> dict[str, Any] | None:
             continue
         game = parts[1]
         if len(parts) == 3:
-            name = {"exploitability": "exploitability", "response_tokens": "response_tokens"}.get(parts[2])
-            if name:
-                games_info.setdefault(game, {"exploitability": None, "response_tokens": None})[name] = value
+            if parts[2] in GAME_INFO:
+                games_info.setdefault(game, _no_game_info())[parts[2]] = value
             continue
         opponent = "/".join(parts[2:-1])  # a spec such as model:runs/x/checkpoints/step-40 holds slashes
         per.setdefault((game, opponent), {})[parts[-1]] = value
@@ -257,7 +269,7 @@ def eval_from_metrics(record: dict[str, Any]) -> dict[str, Any] | None:
         return None
     rows = [_row(game, opp, stats) for (game, opp), stats in per.items() if "games" in stats]
     for game, _ in per:
-        games_info.setdefault(game, {"exploitability": None, "response_tokens": None})
+        games_info.setdefault(game, _no_game_info())
     return {"source": "metrics.jsonl", "step": record.get("step"), "rows": rows, "games": games_info}
 
 

@@ -215,14 +215,16 @@
       body.appendChild(tr);
     }
     root.appendChild(table);
-    const extra = Object.entries(ev.games).filter(([, g]) => g.exploitability !== null || g.response_tokens !== null);
+    const extra = Object.entries(ev.games).filter(([, g]) => g.exploitability !== null || g.response_tokens !== null
+      || (g.team_return !== null && g.team_return !== undefined));
     if (extra.length) {
       const t2 = el("table");
       append(t2, append(el("tr"), el("th", {}, "game"), el("th", { class: "num" }, "exploitability"),
-        el("th", { class: "num" }, "mean response tokens")));
+        el("th", { class: "num" }, "team return / optimum"), el("th", { class: "num" }, "mean response tokens")));
       for (const [game, g] of extra) {
+        const team = g.team_return === null || g.team_return === undefined ? "–" : `${fmt(g.team_return)} / ${fmt(g.team_optimum)}`;
         append(t2, append(el("tr"), el("td", {}, game), el("td", { class: "num" }, fmt(g.exploitability)),
-          el("td", { class: "num" }, fmt(g.response_tokens))));
+          el("td", { class: "num team" }, team), el("td", { class: "num" }, fmt(g.response_tokens))));
       }
       root.appendChild(t2);
     }

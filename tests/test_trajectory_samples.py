@@ -1,10 +1,9 @@
-"""The trajectory view (MARS): the model plays each game as one growing conversation per seat, and the
-learner reads exactly the ids it generated, each answer a segment with its turn's advantage."""
+"""The trajectory view's samples (MARS): each seat's game is one sample whose segments are exactly the ids the
+engine generated, each with its turn's advantage, and which learns exactly what its turns would one by one."""
 
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,14 +13,12 @@ from precision import FP32
 from sparring.config import LearnerSection
 from sparring.engines.base import Generation, SamplingParams
 from sparring.engines.hf import HFEngine
-from sparring.games import game_entry, make_game
+from sparring.games import make_game
 from sparring.learner import Learner
 from sparring.players.lm import LMPlayer
-from sparring.prompts import PromptConfig, encode_chat, encode_followup, followup_message, format_answer, render_messages
+from sparring.prompts import PromptConfig, format_answer
 from sparring.rollout import play_games
 from sparring.samples import TurnSample, trajectories, turn_samples
-
-TWO_PLAYER = [g for g in AVAILABLE + VARIANTS if game_entry(g.split(":")[0]).num_players == 2]
 
 
 class RecordingEngine:
@@ -58,12 +55,12 @@ class ScriptedPlayer(LMPlayer):
         return super().act_batch_games(games, states, seats, sampling)
 
 
-@pytest.mark.parametrize("spec", TWO_PLAYER)
-def test_the_learners_trajectory_is_id_for_id_what_the_engine_read_and_wrote(spec, bundled_tokenizer):
+@pytest.mark.parametrize("spec", AVAILABLE + VARIANTS)
+def test_every_segment_is_id_for_id_what_the_engine_read_and_wrote(spec, bundled_tokenizer):
     game = make_game(spec)
     engine = RecordingEngine(bundled_tokenizer)
-    player = ScriptedPlayer(engine, game, view="trajectory")
-    records = play_games(game, [player, player], num_games=4, seed=3, max_turns=12, forfeit=(-1.5, 0.5))
+    player = ScriptedPlayer(engine, game, PromptConfig(view="trajectory"))
+    records = play_games(game, [player] * game.num_players, num_games=4, seed=3, max_turns=12, forfeit=(-1.5, 0.5))
     samples = turn_samples(records, lambda i, r: list(range(game.num_players)))
     for k, s in enumerate(samples):
         s.advantage = float(k + 1)
@@ -88,49 +85,9 @@ def test_the_learners_trajectory_is_id_for_id_what_the_engine_read_and_wrote(spe
         assert any(len(t.spans()) > 1 for t in merged), "no seat moved twice: the test proved nothing about appending"
 
 
-@pytest.mark.parametrize("style", ["sparring", "spiral"])
-def test_a_seat_plays_with_its_whole_conversation_and_the_turn_view_without(bundled_tokenizer, style):
-    game = make_game("tic_tac_toe")
-    prompts = {}
-    for view in ("turn", "trajectory"):
-        engine = RecordingEngine(bundled_tokenizer)
-        player = ScriptedPlayer(engine, game, PromptConfig(style=style), view=view)
-        play_games(game, [player, player], num_games=1, seed=0)
-        prompts[view] = [p for p, _, _ in engine.calls]
-    turn, traj = prompts["turn"], prompts["trajectory"]
-    assert len(turn) >= 5 and len(traj) >= 5
-    first_x, second_x = traj[0], traj[2]  # X's first and second turns (the seats alternate)
-    assert second_x[: len(first_x)] == first_x and len(second_x) > len(first_x) + 10
-    assert len(turn[2]) < len(second_x)
-    # The turn view's second prompt holds no earlier answer; the trajectory's does.
-    assert "I play" not in bundled_tokenizer.decode(turn[2]) and "I play" in bundled_tokenizer.decode(second_x)
-    rules = game.describe()
-    assert bundled_tokenizer.decode(second_x).count(rules) == 1, "the rules come once, with the first observation"
-
-
-def test_appended_ids_render_as_the_chat_template_would_render_the_conversation(bundled_tokenizer):
-    """Append-only ids, template applied once to a placeholder: the text is still the template's own."""
-    game = make_game("kuhn_poker")
-    state = game.new_state(0)
-    first = render_messages(game, state, state.current_player)
-    response = bundled_tokenizer.encode("\\boxed{check}", add_special_tokens=False) + [bundled_tokenizer.eos_token_id]
-    seat = state.current_player
-    state.apply("check")
-    state.apply("bet")
-    ids = encode_chat(bundled_tokenizer, first) + response
-    ids += encode_followup(bundled_tokenizer, followup_message(state, seat), response)
-    whole = [*first, {"role": "assistant", "content": "\\boxed{check}"}, followup_message(state, seat)]
-    expected = bundled_tokenizer.apply_chat_template(whole, add_generation_prompt=True, tokenize=False)
-    assert bundled_tokenizer.decode(ids) == expected
-    cut = response[:-1]  # a response cut before its end token gets the end-of-turn text appended
-    assert bundled_tokenizer.decode(encode_followup(bundled_tokenizer, followup_message(state, seat), cut)).startswith(
-        "<|im_end|>"
-    )
-
-
 def test_turn_view_samples_are_refused_as_a_trajectory(bundled_tokenizer):
     game = make_game("tic_tac_toe")
-    player = ScriptedPlayer(RecordingEngine(bundled_tokenizer), game, view="turn")
+    player = ScriptedPlayer(RecordingEngine(bundled_tokenizer), game)
     records = play_games(game, [player, player], num_games=1, seed=0)
     with pytest.raises(ValueError, match="not a prefix"):
         trajectories(turn_samples(records, lambda i, r: [0, 1]))
@@ -161,7 +118,7 @@ def trajectory_batch(model, tokenizer) -> list[TurnSample]:
     engine = HFEngine(model, tokenizer, autocast=FP32)
     engine.rng.manual_seed(0)
     game = make_game("tic_tac_toe")
-    player = LMPlayer(engine, game, sampling=SamplingParams(max_new_tokens=8), view="trajectory")
+    player = LMPlayer(engine, game, PromptConfig(view="trajectory"), SamplingParams(max_new_tokens=8))
     records = play_games(game, [player, player], num_games=4, seed=0, max_turns=6, forfeit=(-1.0, 1.0))
     samples = turn_samples(records, lambda i, r: [0, 1])
     for k, s in enumerate(samples):
@@ -219,7 +176,7 @@ def test_a_training_step_in_the_trajectory_view_learns_one_sample_per_seat_and_g
     from sparring.config import load_config
     from sparring.train import build, train_step
 
-    config = load_config("spiral-tictactoe", [*TINY_RUN, "rollout.view=trajectory", "advantage.drop_zero=false"])
+    config = load_config("spiral-tictactoe", [*TINY_RUN, "prompt.view=trajectory", "advantage.drop_zero=false"])
     t = build(config, RunDir(tmp_path / "run"))
     before = {k: v.clone() for k, v in t.model.state_dict().items()}
     metrics, _, records, samples = train_step(t)
@@ -233,24 +190,3 @@ def test_a_training_step_in_the_trajectory_view_learns_one_sample_per_seat_and_g
         earlier = next(e for e in samples if (e.game_id, e.seat, e.turn) == (s.game_id, s.seat, s.turn - 1))
         assert s.prompt_ids[: len(earlier.prompt_ids) + len(earlier.response_ids)] == earlier.prompt_ids + earlier.response_ids
     assert any(not torch.equal(before[k], v) for k, v in t.model.state_dict().items())
-
-
-@pytest.mark.parametrize("view", ["turn", "trajectory"])
-def test_a_runs_checkpoints_are_evaluated_in_the_view_the_run_played(view, monkeypatch):
-    import sparring.evaluate.checkpoints as checkpoints
-    from sparring.config import load_config
-    from sparring.engines import BUNDLED
-
-    prompts: list[list[int]] = []
-
-    class Recording(LMPlayer):
-        def act_batch_games(self, games, states, seats, sampling=None):
-            prompts.extend(self.turn_prompt(g, s, seat) for g, s, seat in zip(games, states, seats, strict=True))
-            return super().act_batch_games(games, states, seats, sampling)
-
-    monkeypatch.setattr(checkpoints, "LMPlayer", Recording)
-    config = load_config("spiral-tictactoe", [f"rollout.view={view}"])
-    target = checkpoints.Target(Path(BUNDLED), config=config)
-    checkpoints.evaluate_target(target, ["tic_tac_toe"], num_games=2)
-    grew = any(later[: len(first)] == first for first in prompts for later in prompts if len(later) > len(first))
-    assert grew == (view == "trajectory")
