@@ -10,7 +10,7 @@ For each response token t of a sample with advantage A:
 A sample's loss is the sum over its tokens divided by a constant (the answer
 length budget: Dr.GRPO, as SPIRAL) -- or the per-sequence or whole-batch
 token mean -- and the batch loss is the mean over samples. A trajectory-view
-sample (``rollout.view: trajectory``) is one seat's whole game: each of its
+sample (``prompt.view: trajectory``) is one seat's whole game: each of its
 answers is a segment with its own turn's advantage, and it counts as that
 many responses; the observations between segments are read but carry no
 loss (:meth:`TurnSample.spans`; a turn sample is the one-segment case, on

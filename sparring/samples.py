@@ -8,7 +8,7 @@ generation, and -- filled in here -- the reward that turn earns (the game's
 return to that seat, optionally discounted by how many of the seat's own
 turns were still to come). Advantage estimators then fill ``advantage``.
 
-In the trajectory view (MARS, ``rollout.view: trajectory``) the turns of one
+In the trajectory view (MARS, ``prompt.view: trajectory``) the turns of one
 seat in one game are then merged (:func:`trajectories`) into one sample: the
 seat's first prompt, and as response everything after it -- each answer the
 model generated, with the next observation's ids between them. ``segments``
@@ -177,7 +177,7 @@ def trajectories(samples: list[TurnSample], learned: list[TurnSample] | None = N
             if ids[:at] != t.prompt_ids or ids[at : at + len(t.response_ids)] != t.response_ids:
                 raise ValueError(
                     f"{t.game} game {t.game_id} seat {t.seat} turn {t.turn}: its ids are not a prefix of the seat's "
-                    "later turns (was it played with rollout.view=turn?)"
+                    "later turns (was it played with prompt.view=turn?)"
                 )
             logprobs[at - start : at - start + len(t.response_ids)] = t.response_logprobs
             if id(t) in keep:
