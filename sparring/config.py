@@ -84,8 +84,9 @@ class PromptSection(Section):
     view: Literal["turn", "trajectory"] = "turn"
     """``turn`` (SPIRAL): a turn's prompt is the rules and the current observation. ``trajectory`` (MARS's
     view of a game): a seat's prompt is its whole conversation so far, its own earlier answers included
-    exactly as sampled, with the new observation appended; opponents' answers are never shown. Each turn
-    is still one sample, its prompt the conversation up to it. ``sparring`` style only."""
+    exactly as sampled, with the new observation appended; opponents' answers are never shown. The learner
+    takes each seat's game as one sample, each answer a segment with its own turn's advantage and the
+    observations between them unlearned (``sparring.samples.trajectories``). ``sparring`` style only."""
 
     @model_validator(mode="after")
     def _spiral_is_boxed(self) -> PromptSection:
