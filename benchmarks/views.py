@@ -9,7 +9,9 @@ generated (learned) tokens, the summed length of the sequences it read
 time; and it counts the positions the forward pass really runs: per
 micro-batch of distinct sequences, the shared prefix once plus every row
 padded to the longest (``sparring.prefix.suffix_logits``), and what the same
-turns would run unpacked, one sample per turn (in the turn view, the same).
+turns would run unpacked, one sample per turn (in the turn view, the same);
+and after each step it times the loss and backward pass alone over the
+step's samples, packed and unpacked (no optimizer step, the weights stay).
 The views play different games after the first step (the model reads other
 prompts, so it samples other answers), so compare totals, not single steps.
 Prints a table and writes JSON.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -29,7 +32,7 @@ from common import machine, table, write_json
 from sparring.advantages import drop_zero_advantage
 from sparring.checkpoint import RunDir
 from sparring.config import load_config
-from sparring.learner import Learner
+from sparring.learner import Learner, response_counts
 from sparring.prefix import common_prefix_len
 from sparring.samples import TurnSample, trajectories
 from sparring.train import build, train_step
@@ -51,6 +54,17 @@ def forward_positions(learner: Learner, samples: list[TurnSample]) -> int:
     return total
 
 
+def loss_and_backward_seconds(learner: Learner, samples: list[TurnSample]) -> float:
+    """Wall time of the learner's loss and backward pass over ``samples`` (no optimizer step: weights stay)."""
+    started = time.perf_counter()
+    responses, tokens = response_counts(samples)
+    for batch in learner.micro_batches(samples):
+        loss, _ = learner.micro_batch_loss(batch, responses, tokens)
+        loss.backward()
+    learner.model.zero_grad(set_to_none=True)
+    return time.perf_counter() - started
+
+
 def measure(recipe: str, view: str, steps: int, games_per_step: int, seed: int) -> dict[str, float]:
     """Sums of the learner's per-step numbers over ``steps`` steps of ``recipe`` in ``view``."""
     overrides = [
@@ -62,16 +76,19 @@ def measure(recipe: str, view: str, steps: int, games_per_step: int, seed: int) 
         "model.precision=float32",
     ]
     config = load_config(recipe, overrides)
-    totals = dict.fromkeys((*KEYS, "forward_positions", "unpacked_positions"), 0.0)
+    totals = dict.fromkeys(
+        (*KEYS, "forward_positions", "unpacked_positions", "backward_seconds", "unpacked_backward_seconds"), 0.0
+    )
     with tempfile.TemporaryDirectory() as tmp:
         t = build(config, RunDir(Path(tmp) / "run"))
         for _ in range(steps):
             metrics, _, _, samples = train_step(t)
             kept = drop_zero_advantage(samples)  # what the step learned from (the recipes drop zero advantages)
-            totals["forward_positions"] += forward_positions(
-                t.learner, trajectories(samples, kept) if view == "trajectory" else kept
-            )
+            learned = trajectories(samples, kept) if view == "trajectory" else kept
+            totals["forward_positions"] += forward_positions(t.learner, learned)
             totals["unpacked_positions"] += forward_positions(t.learner, kept)
+            totals["backward_seconds"] += loss_and_backward_seconds(t.learner, learned)
+            totals["unpacked_backward_seconds"] += loss_and_backward_seconds(t.learner, kept)
             for key in KEYS:
                 totals[key] += metrics.get(key, 0.0)
     return totals
@@ -97,6 +114,8 @@ def main() -> None:
                     "sequence_tokens_per_step": totals["learner/sequence_tokens"] / args.steps,
                     "forward_positions_per_step": totals["forward_positions"] / args.steps,
                     "unpacked_positions_per_step": totals["unpacked_positions"] / args.steps,
+                    "backward_seconds_per_step": totals["backward_seconds"] / args.steps,
+                    "unpacked_backward_seconds_per_step": totals["unpacked_backward_seconds"] / args.steps,
                     "learn_seconds_per_step": totals["time/learn_seconds"] / args.steps,
                     "rollout_seconds_per_step": totals["time/rollout_seconds"] / args.steps,
                 }
@@ -110,6 +129,8 @@ def main() -> None:
         ("sequence_tokens_per_step", "sequence tok/step", ".0f"),
         ("forward_positions_per_step", "forward pos/step", ".0f"),
         ("unpacked_positions_per_step", "unpacked pos/step", ".0f"),
+        ("backward_seconds_per_step", "loss+bwd s", ".2f"),
+        ("unpacked_backward_seconds_per_step", "unpacked loss+bwd s", ".2f"),
         ("learn_seconds_per_step", "learner s/step", ".2f"),
         ("rollout_seconds_per_step", "rollout s/step", ".2f"),
     ]
