@@ -78,11 +78,13 @@ def main() -> None:
     parser.add_argument("--root", default="benchmarks/runs/learn_tictactoe")
     parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run")
     parser.add_argument("--out", default="benchmarks/results/learn_tictactoe.json")
+    parser.add_argument("--report-only", action="store_true", help="evaluate the existing runs under --root again")
     args = parser.parse_args()
     root, out = Path(args.root), Path(args.out)
-    names = chosen_variants(args.variants, VARIANTS, root)
+    names = chosen_variants(args.variants, VARIANTS, root, args.report_only)
     common = [*budget_overrides(args.minutes, args.every, args.seed), *args.set]
-    run_variants({n: (VARIANTS[n][0], VARIANTS[n][1]) for n in names}, common, root, args.parallel)
+    if not args.report_only:
+        run_variants({n: (VARIANTS[n][0], VARIANTS[n][1]) for n in names}, common, root, args.parallel)
     curves: dict[str, list[dict]] = {}
     for name in names:
         minutes = cpu_minutes(root / name)
