@@ -89,6 +89,15 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         [*KUHN, "learner.average_weights=0.98", "learner.lr_decay=cosine", "max_steps=1000"],
         "kuhn_average_cosine with the decay stretched to step 1000 (about 30 CPU minutes)",
     ),
+    "kuhn_cosine_to_zero": (
+        [*KUHN, "learner.average_weights=0.98", "learner.lr_decay=cosine", "learner.min_lr_ratio=0", "max_steps=500"],
+        "kuhn_average_cosine with the learning rate falling to 0 at step 500: the last iterate settles by fiat",
+    ),
+    "kuhn_cosine_to_zero_128": (
+        [*KUHN, "learner.average_weights=0.98", "learner.lr_decay=cosine", "learner.min_lr_ratio=0", "max_steps=250"]
+        + ["rollout.games_per_step=128"],
+        "the same with 128 games a step (half the noise in each advantage) over 250 steps",
+    ),
     "kuhn_average_magnet": (
         [*AVERAGE_MAGNET],
         "the kuhn update, but the KL (0.5) pulls toward the weight average (decay 0.98) instead of a magnet "
