@@ -190,3 +190,24 @@ def test_a_training_step_in_the_trajectory_view_learns_one_sample_per_seat_and_g
         earlier = next(e for e in samples if (e.game_id, e.seat, e.turn) == (s.game_id, s.seat, s.turn - 1))
         assert s.prompt_ids[: len(earlier.prompt_ids) + len(earlier.response_ids)] == earlier.prompt_ids + earlier.response_ids
     assert any(not torch.equal(before[k], v) for k, v in t.model.state_dict().items())
+
+
+def test_the_mars_recipe_packs_a_competitive_and_a_cooperative_game_in_one_step(tmp_path):
+    """Issue 15's "done when": the mars recipe trains on both kinds of game together, in the trajectory view."""
+    from tiny_runs import TINY_RUN
+
+    from sparring.checkpoint import RunDir
+    from sparring.config import load_config
+    from sparring.games import make_game
+    from sparring.games.registry import is_cooperative
+    from sparring.train import build, train_step
+
+    config = load_config("mars", [*TINY_RUN, "rollout.games_per_step=9"])
+    assert (config.prompt.view, config.advantage.estimator) == ("trajectory", "mars")
+    assert (config.learner.dual_clip, config.learner.kl_coef, config.reference.update_every) == (1.4, 0.2, 0)
+    t = build(config, RunDir(tmp_path / "run"))
+    metrics, _, _, samples = train_step(t)
+    games = {s.game for s in samples}
+    assert {"tic_tac_toe", "kuhn_poker", "tiny_hanabi"} <= games
+    assert [is_cooperative(make_game(g)) for g in ("tic_tac_toe", "kuhn_poker", "tiny_hanabi")] == [False, False, True]
+    assert metrics["learner/samples"] <= len({(s.game_id, s.seat) for s in samples}) < len(samples)
