@@ -151,9 +151,12 @@ def test_a_trajectory_learns_exactly_what_its_turns_would(bundled_model, bundled
     learner.config = LearnerSection(**{**config, "micro_batch_size": 1})
     accumulated = grads(bundled_model, learner, merged)
     assert any(float(g.abs().sum()) > 0 for g in whole)
+    # fp32 sums in another order (padding, batch shape, threads) differ by ~3e-5 of the gradient's scale;
+    # a segment counted twice or missed moves whole entries by that scale
+    atol = 1e-4 * max(float(g.abs().max()) for g in whole)
     for a, b, c in zip(whole, as_turns, accumulated, strict=True):
-        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
-        assert torch.allclose(a, c, atol=1e-6, rtol=1e-4)
+        assert torch.allclose(a, b, atol=atol, rtol=1e-4)
+        assert torch.allclose(a, c, atol=atol, rtol=1e-4)
 
 
 def test_the_learner_scores_the_segments_as_the_engine_sampled_them(bundled_model, bundled_tokenizer):
