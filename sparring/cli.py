@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -152,11 +152,17 @@ def exploitability(
 
     g = make_game(game)
     result = exact(g, make_player(player, g, seed=seed))
+    cells = {"information states": str(result.info_states), "NashConv": f"{result.nash_conv:.4f}"}
+    _show_exact(game, player, result.as_dict(), as_json, {**cells, "exploitability": f"{result.exploitability:.4f}"})
+
+
+def _show_exact(game: str, player: str, values: dict[str, Any], as_json: bool, cells: dict[str, str]) -> None:
+    """One exact figure of a player in a game: JSON, or a one-row table of ``cells``."""
     if as_json:
-        print(json.dumps({"game": game, "player": player, **result.as_dict()}, indent=2))
+        print(json.dumps({"game": game, "player": player, **values}, indent=2))
         return
-    table = Table("game", "player", "information states", "NashConv", "exploitability")
-    table.add_row(game, player, str(result.info_states), f"{result.nash_conv:.4f}", f"{result.exploitability:.4f}")
+    table = Table("game", "player", *cells)
+    table.add_row(game, player, *cells.values())
     console.print(table)
 
 
@@ -174,12 +180,8 @@ def team_return_command(
 
     g = make_game(game)
     result = team_return(g, make_player(player, g, seed=seed))
-    if as_json:
-        print(json.dumps({"game": game, "player": player, **result.as_dict()}, indent=2))
-        return
-    table = Table("game", "player", "team return", "optimum")
-    table.add_row(game, player, f"{result.expected:.4f}", f"{result.optimum:g}")
-    console.print(table)
+    cells = {"team return": f"{result.expected:.4f}", "optimum": f"{result.optimum:g}"}
+    _show_exact(game, player, result.as_dict(), as_json, cells)
 
 
 @app.command()
