@@ -353,7 +353,7 @@ class Learner:
 
     def state_dict(self) -> dict[str, Any]:
         state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
-        if self.reference is not None:
+        if self.reference is not None and self.reference is not self.average:  # an average magnet is saved as average/
             state["reference"] = self.reference.state_dict()
         if self.adapter_reference is not None:
             state["adapter_reference"] = self.adapter_reference.state_dict()
