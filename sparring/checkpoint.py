@@ -5,6 +5,7 @@ A run lives in ``runs/<name>/``::
     config.yaml          resolved config (written by the caller)
     metrics.jsonl        one JSON object per line, each with a "step"
     checkpoints/step-K/  a checkpoint (:class:`CheckpointDir`) + manifest.json (sha256 and size of every file)
+    best/                with ``checkpoint.keep_best``: the best model so far by that metric, + best.json
     replays/NAME.jsonl   game transcripts (``train``: the training games)
     eval/step-K.json     ``sparring eval`` results; eval/benchmark-NAME-step-K.jsonl: math benchmark answers
     eval/answers-step-K.jsonl  preference runs: held-out answers of round K
@@ -53,6 +54,7 @@ from typing import Any
 from sparring.errors import UserError
 
 MANIFEST = "manifest.json"
+BEST_INFO = "best.json"
 FORMAT_VERSION = 1
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 _EVAL_FILE = re.compile(r"^step-(\d+)\.json$")
@@ -212,6 +214,15 @@ class RunDir:
     def cache_dir(self) -> Path:
         return self.path / ".cache"
 
+    @property
+    def best_dir(self) -> Path:
+        """With ``checkpoint.keep_best``: a model directory (``model/``) with ``best.json`` and a manifest."""
+        return self.path / "best"
+
+    @property
+    def best_info_path(self) -> Path:
+        return self.best_dir / BEST_INFO
+
     def is_run(self) -> bool:
         """A run directory is one with its config: every run writes it before anything else."""
         return self.config_path.is_file()
@@ -344,7 +355,11 @@ class CheckpointDir:
 
     @property
     def merged_model_dir(self) -> Path:
-        """Where a LoRA checkpoint merged into a plain model is cached: in its run's ``.cache/``, never in itself."""
+        """Where a LoRA checkpoint merged into a plain model is cached: in its run's ``.cache/``, never in itself.
+        ``RUN/best`` is replaced as the run improves, so its cache is named by the step it holds."""
+        if self.step is None and (self.path / BEST_INFO).is_file():
+            step = json.loads((self.path / BEST_INFO).read_text())["step"]
+            return RunDir(self.path.parent).cache_dir / f"merged-best-step-{step}"
         return RunDir(self.path.parent.parent).cache_dir / f"merged-{self.path.name}"
 
 
@@ -388,6 +403,33 @@ def save_checkpoint(
     if keep_last is not None:
         prune_checkpoints(run, keep_last, protect=set(protect) | {step}, newest=step)
     return final
+
+
+def save_best(run: RunDir, step: int, write: Callable[[Path], None], info: dict[str, Any]) -> Path:
+    """Replace ``RUN/best`` the way a checkpoint is written: whole or absent at every instant.
+
+    ``write(tmpdir)`` puts the model in; ``info`` (step, metric, value) becomes ``best.json``, which the
+    manifest covers, so a best whose files and record disagree fails :func:`verify_checkpoint`.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-best-", dir=run.path))
+    try:
+        write(tmp)
+        _write_durably(tmp / run.best_info_path.name, json.dumps(info, indent=2).encode())
+        _write_manifest(tmp, step)
+        _publish(tmp, run.best_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return run.best_dir
+
+
+def read_best(run: RunDir) -> dict[str, Any] | None:
+    """``best.json`` of an intact ``RUN/best``; None when there is none or it does not verify (it is then rewritten)."""
+    try:
+        verify_checkpoint(run.best_dir)
+        return json.loads(run.best_info_path.read_text())
+    except (CorruptCheckpoint, OSError, json.JSONDecodeError):
+        return None
 
 
 def _write_manifest(directory: Path, step: int) -> None:
@@ -510,29 +552,35 @@ def list_checkpoints(run: RunDir) -> list[tuple[int, Path]]:
 
 
 def clean_interrupted_saves(run: RunDir, warn: Warn = _warn_stderr) -> None:
-    """Tidy what a killed save or delete left behind in ``checkpoints/``.
+    """Tidy what a killed save or delete left behind in ``checkpoints/`` (and a replace of ``RUN/best``).
 
     ``.tmp-*`` (an unfinished save) and ``.del-*`` (an unfinished delete) are removed; an
     ``.old-step-K-*`` whose ``step-K`` is missing (killed between the two renames of a replace)
     is renamed back, otherwise removed. Only safe when no other process is saving into this run.
     """
+    if run.path.is_dir():  # RUN/best is replaced the same way, from RUN itself
+        _clean_dir(run.path, r"^\.old-(best)-[0-9a-f]+$", ".tmp-best-", warn)
     if not run.checkpoints_dir.is_dir():
         return
-    for child in sorted(run.checkpoints_dir.iterdir()):
+    _clean_dir(run.checkpoints_dir, r"^\.old-(step-\d+)-[0-9a-f]+$", ".tmp-", warn)
+
+
+def _clean_dir(parent: Path, old_pattern: str, tmp_prefix: str, warn: Warn) -> None:
+    for child in sorted(parent.iterdir()):
         name = child.name
-        if name.startswith(".tmp-"):
+        if name.startswith(tmp_prefix):
             warn(f"removing {name}, an unfinished checkpoint left by an interrupted save")
             shutil.rmtree(child, ignore_errors=True)
         elif name.startswith(".del-"):
             shutil.rmtree(child, ignore_errors=True)
-        elif match := re.match(r"^\.old-(step-\d+)-[0-9a-f]+$", name):
+        elif match := re.match(old_pattern, name):
             target = child.with_name(match.group(1))
             if target.exists():
                 shutil.rmtree(child, ignore_errors=True)
             else:
                 warn(f"restoring {target.name} from {name}, left by an interrupted replace")
                 os.rename(child, target)
-    _fsync_dir(run.checkpoints_dir)
+    _fsync_dir(parent)
 
 
 def latest_valid_checkpoint(run: RunDir, warn: Warn = _warn_stderr) -> tuple[int, Path] | None:

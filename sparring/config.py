@@ -265,6 +265,16 @@ class CheckpointSection(Section):
     every: int = Field(20, ge=1)
     keep_last: int | None = Field(3, ge=1)
     """Checkpoints kept on disk (pool snapshots are always kept); null keeps all."""
+    keep_best: str | None = None
+    """An evaluation metric, as logged after ``eval/<game>/`` (``exploitability``, ``average_exploitability``,
+    ``minimax/non_loss``, ``team_return``...): after every evaluation that beats the best so far, the model
+    is written to ``RUN/best/`` (``best.json`` says the step and value; for ``average_*`` metrics the weight
+    average is the model kept). With several games, the mean over the games that log it. Exact metrics
+    (exploitability, team return) select without bias; arena win rates are noisy, and the best of many
+    noisy evaluations overstates the model kept -- evaluate ``RUN/best`` again before quoting it."""
+    best_is: Literal["lowest", "highest"] | None = None
+    """Which way ``keep_best`` improves; by default lowest for exploitability, NashConv, loss and invalid
+    rates, highest otherwise."""
 
 
 class LoggingSection(Section):
@@ -393,6 +403,15 @@ class TrainConfig(Section):
         decay = self.learner.lr_decay != "constant" or self.learner.average_weights > 0
         if self.preference is not None and decay:
             raise ValueError("preference rounds keep a constant learning rate (after warm-up) and no weight average yet")
+        return self
+
+    @model_validator(mode="after")
+    def _best_is_a_game_evaluation(self) -> TrainConfig:
+        best = self.checkpoint.keep_best
+        if best is not None and self.preference is not None:
+            raise ValueError("checkpoint.keep_best reads game evaluations; preference rounds do not support it yet")
+        if best is not None and best.startswith("average_") and self.learner.average_weights <= 0:
+            raise ValueError(f"checkpoint.keep_best={best} keeps the weight average: set learner.average_weights")
         return self
 
     @model_validator(mode="after")

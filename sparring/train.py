@@ -32,6 +32,7 @@ import torch
 from rich.console import Console
 
 from sparring.advantages import RoleBaselines, drop_zero_advantage, estimate
+from sparring.best import BestKeeper
 from sparring.checkpoint import CheckpointDir, RunDir, save_checkpoint
 from sparring.config import TrainConfig
 from sparring.device import autocast_dtype
@@ -82,6 +83,8 @@ class Trainer:
     last_eval: dict[str, float] = field(default_factory=dict)
     ahead: StepPlan | None = None
     """The next step's deal, already sent to play (``distributed.overlap``)."""
+    best: BestKeeper | None = None
+    """``checkpoint.keep_best``: what ``RUN/best`` holds (made at the first evaluation, from the record on disk)."""
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -255,7 +258,27 @@ def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> di
             if exact is not None:
                 metrics[f"eval/{spec}/average_exploitability"] = exact
     t.last_eval = metrics
+    if cfg.checkpoint.keep_best is not None:
+        keep_best(t, metrics)
     return metrics
+
+
+def keep_best(t: Trainer, metrics: dict[str, float]) -> None:
+    """``RUN/best`` <- the policy (or the weight average, for ``average_*``) if this evaluation is the best yet."""
+    if t.best is None:
+        t.best = BestKeeper(t.run, t.config.checkpoint.keep_best, t.config.checkpoint.best_is)
+    keeper = t.best
+
+    def write(directory: Path) -> None:
+        ckpt = CheckpointDir(directory)
+        if keeper.keeps_average:
+            save_model_dir(t.learner.average, t.tokenizer, ckpt.model_dir)
+        elif is_lora(t.model):
+            save_adapter(t.model, t.tokenizer, ckpt.adapter_dir)
+        else:
+            save_model_dir(t.model, t.tokenizer, ckpt.model_dir)
+
+    keeper.offer(t.step, metrics, write)
 
 
 def save(t: Trainer) -> Path:
@@ -406,5 +429,7 @@ def train(
     first = next((m for m in run.read_metrics() if m["step"] == 0), None)
     if first is not None and t.last_eval:
         console.print(before_after_table(first, t.last_eval))
+    if t.best is not None and t.best.step is not None:
+        console.print(f"best by {t.best.metric}: {t.best.value:.4g} at step {t.best.step}, kept in {run.best_dir}")
     refresh_report(run.path, console)  # last, so the report's path is the last line a user sees
     return t

@@ -4,6 +4,8 @@ What the user points at decides everything else:
 
 * a run directory (has ``config.yaml``): its newest intact checkpoint, on every game of its config;
 * a checkpoint directory (``RUN/checkpoints/step-K``): that checkpoint, config from ``RUN``;
+* ``RUN/best`` (``checkpoint.keep_best``): the best model by the run's chosen metric, config from ``RUN``
+  (its results are printed, not saved as a step's: the model may be the weight average);
 * a model directory (has ``config.json``) or ``bundled``: that model, on the games named with ``--game``.
 
 Each game is played against the run's fixed evaluation opponents (or the
@@ -53,6 +55,8 @@ class Target:
 
     @property
     def label(self) -> str:
+        if self.checkpoint is not None and self.checkpoint.name == "best" and self.step is None:
+            return "best"
         return f"step-{self.step}" if self.step is not None else self.model_dir.name
 
 
@@ -120,6 +124,9 @@ def resolve_target(target: str, warn: Warn = no_warnings) -> Target:
         step, ckpt = latest_intact(RunDir(path), warn)
         return Target(checkpoint_model_dir(ckpt), path, step, ckpt, config)
     layout = CheckpointDir(path)
+    if path.name == "best" and RunDir(path.parent).is_run():  # RUN/best (checkpoint.keep_best): the run's config
+        verify_checkpoint(path)
+        return Target(checkpoint_model_dir(path), path.parent, None, path, load_run(path.parent))
     run = layout.run
     if run is not None and layout.step is not None:
         verify_checkpoint(path)

@@ -1,0 +1,133 @@
+"""``checkpoint.keep_best``: RUN/best holds the best evaluated model, survives resume and damage, and evaluates to its record."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from tiny_runs import TINY_RUN
+
+from sparring.best import BestKeeper, lower_is_better, metric_value
+from sparring.checkpoint import RunDir, clean_interrupted_saves, read_best, verify_checkpoint
+from sparring.cli import main
+from sparring.config import load_config
+from sparring.errors import UserError
+
+
+def run_dir(tmp_path: Path) -> RunDir:
+    run = RunDir(tmp_path / "run").create()
+    run.config_path.write_text("name: test\n")
+    return run
+
+
+def writer(step: int):
+    """A stand-in for the model: one file that says which step wrote it."""
+
+    def write(directory: Path) -> None:
+        (directory / "model").mkdir()
+        (directory / "model" / "weights.txt").write_text(f"step {step}")
+
+    return write
+
+
+def offer(keeper: BestKeeper, step: int, value: float, game: str = "kuhn_poker") -> bool:
+    return keeper.offer(step, {f"eval/{game}/{keeper.metric}": value, "train/other": 0.0}, writer(step))
+
+
+def kept(run: RunDir) -> str:
+    return (run.best_dir / "model" / "weights.txt").read_text()
+
+
+def test_lower_is_better_for_exploitability_and_higher_for_win_rates():
+    assert lower_is_better("exploitability") and lower_is_better("average_exploitability")
+    assert lower_is_better("minimax/loss") and lower_is_better("random/invalid")
+    assert not lower_is_better("minimax/non_loss") and not lower_is_better("team_return")
+    assert not lower_is_better("exploitability", best_is="highest") and lower_is_better("win", best_is="lowest")
+
+
+def test_the_metric_is_the_mean_over_games_and_matches_the_whole_name_after_the_game():
+    metrics = {"eval/kuhn_poker/exploitability": 0.2, "eval/leduc_poker/exploitability": 0.4}
+    metrics["eval/kuhn_poker/average_exploitability"] = 0.9  # a different metric, though it ends the same way
+    assert metric_value(metrics, "exploitability") == pytest.approx(0.3)
+    non_loss = {"eval/tic_tac_toe/minimax/non_loss": 0.5, "eval/tic_tac_toe/minimax/seat0/non_loss": 0.0}
+    assert metric_value(non_loss, "minimax/non_loss") == 0.5 and metric_value(non_loss, "non_loss") is None
+
+
+def test_only_a_strictly_better_evaluation_replaces_best(tmp_path):
+    run = run_dir(tmp_path)
+    keeper = BestKeeper(run, "exploitability")
+    assert offer(keeper, 0, 0.30) and offer(keeper, 10, 0.20)
+    assert not offer(keeper, 20, 0.25) and not offer(keeper, 30, 0.20)  # worse, and a tie: the older stays
+    assert kept(run) == "step 10" and (keeper.step, keeper.value) == (10, 0.20)
+    assert json.loads(run.best_info_path.read_text()) == {"step": 10, "metric": "exploitability", "value": 0.2, "model": "policy"}
+    verify_checkpoint(run.best_dir)
+    highest = BestKeeper(run_dir(tmp_path / "other"), "minimax/non_loss")
+    assert offer(highest, 0, 0.1, "tic_tac_toe") and not offer(highest, 1, 0.0, "tic_tac_toe")
+    assert offer(highest, 2, 0.4, "tic_tac_toe") and highest.step == 2
+
+
+def test_a_resumed_run_continues_from_the_best_on_disk_unless_the_metric_changed(tmp_path):
+    run = run_dir(tmp_path)
+    offer(BestKeeper(run, "exploitability"), 10, 0.2)
+    again = BestKeeper(run, "exploitability")
+    assert (again.step, again.value) == (10, 0.2)
+    assert not offer(again, 20, 0.3) and kept(run) == "step 10"
+    other = BestKeeper(run, "random/win")  # a record of another metric is no best of this one
+    assert other.value is None and offer(other, 20, 0.1) and kept(run) == "step 20"
+
+
+def test_a_damaged_best_is_treated_as_absent_and_replaced(tmp_path):
+    run = run_dir(tmp_path)
+    offer(BestKeeper(run, "exploitability"), 10, 0.2)
+    (run.best_dir / "model" / "weights.txt").write_text("step 99")  # same size, other bytes
+    assert read_best(run) is None
+    keeper = BestKeeper(run, "exploitability")
+    assert keeper.value is None and offer(keeper, 20, 0.5) and kept(run) == "step 20"
+
+
+def test_a_kill_between_the_two_renames_of_a_replace_is_undone_on_resume(tmp_path):
+    run = run_dir(tmp_path)
+    offer(BestKeeper(run, "exploitability"), 10, 0.2)
+    os.rename(run.best_dir, run.path / ".old-best-0123abcd")  # the old best moved aside, the new one not yet in
+    (run.path / ".tmp-best-xyz").mkdir()
+    warnings: list[str] = []
+    clean_interrupted_saves(run, warnings.append)
+    assert kept(run) == "step 10" and not (run.path / ".tmp-best-xyz").exists()
+    assert any("restoring best" in w for w in warnings)
+
+
+def test_an_unknown_metric_is_one_error_naming_the_ones_logged(tmp_path):
+    keeper = BestKeeper(run_dir(tmp_path), "exploitabilty")
+    with pytest.raises(UserError, match=r"exploitabilty.*it logs: exploitability, random/win"):
+        keeper.offer(0, {"eval/kuhn_poker/exploitability": 0.3, "eval/kuhn_poker/random/win": 0.5}, writer(0))
+    assert not keeper.run.best_dir.exists()
+
+
+def test_config_refuses_an_average_metric_without_an_average_and_preference_runs():
+    with pytest.raises(UserError, match="keeps the weight average"):
+        load_config("spiral-kuhn", ["checkpoint.keep_best=average_exploitability"])
+    with pytest.raises(UserError, match="preference rounds"):
+        load_config("spin", ["checkpoint.keep_best=exploitability"])
+    assert load_config("kuhn", ["checkpoint.keep_best=average_exploitability"]).checkpoint.keep_best
+
+
+def test_training_keeps_the_least_exploitable_evaluation_and_eval_of_best_reproduces_it(tmp_path, capsys):
+    from rich.console import Console
+
+    from sparring.train import train
+
+    path = tmp_path / "run"
+    overrides = [*TINY_RUN, "max_steps=3", "eval.every=1", "checkpoint.keep_best=exploitability"]
+    t = train(load_config("spiral-kuhn", overrides), path, console=Console(quiet=True))
+    curve = [(m["step"], m["eval/kuhn_poker/exploitability"]) for m in RunDir(path).read_metrics()]
+    assert [s for s, _ in curve] == [0, 1, 2, 3]
+    best_step, best_value = min(curve, key=lambda sv: (sv[1], sv[0]))  # the first of equal values
+    record = json.loads(RunDir(path).best_info_path.read_text())
+    assert (record["step"], record["value"]) == (best_step, pytest.approx(best_value)) == (t.best.step, t.best.value)
+    capsys.readouterr()
+    assert main(["eval", str(path / "best"), "--games", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["step"] is None and result["games"]["kuhn_poker"]["exploitability"] == pytest.approx(best_value, abs=1e-4)
+    assert not (path / "eval").exists() or not list((path / "eval").iterdir())  # a best is no step's evaluation
