@@ -246,7 +246,7 @@ def check_distill(distill: dict[str, int]) -> None:
 
     for name, steps in distill.items():
         entry = game_entry(name)
-        if not (entry.exploitability or entry.enumerable):
+        if not (entry.exploitability or entry.enumerable or entry.team_optimum):
             raise UserError(f"--distill {name}: needs a game whose states OpenSpiel enumerates (kuhn_poker, tic_tac_toe, ...)")
         if not isinstance(steps, int) or steps < 0:
             raise UserError(f"--distill {name}: steps must be a whole number >= 0, got {steps!r}")

@@ -35,7 +35,7 @@ class GameEntry:
     return against it where a zero-sum game reports exploitability."""
     enumerable: bool = False
     """OpenSpiel can list every (information) state in reasonable time (pretraining's distill phase);
-    implied by ``exploitability``, which needs the same enumeration."""
+    implied by ``exploitability`` and ``team_optimum``, which need the same enumeration."""
     requires: Callable[[], str | None] = field(default=lambda: None)
     """Returns why the game cannot be built here (missing extra), or ``None``."""
     prior: Callable[[Any], dict[str, float]] | None = None

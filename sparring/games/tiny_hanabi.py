@@ -16,6 +16,13 @@ finds it exactly by trying every deterministic joint policy), while
 uniformly random play scores far less. Evaluation reports the policy's exact
 expected team return (playing both seats) next to that optimum, where a
 zero-sum game reports exploitability.
+
+Prior (what the bundled base model's corpus plays, ``sparring.games.priors``):
+myopic. A player puts 40% of its mass on the action with the best mean
+reward given what it sees -- its own card and, for player 1, player 0's
+action -- averaging over the unseen card and taking the partner's action as
+uniform; the other 60% is uniform. It reads its card and the table but
+assumes no convention, so it stays far from the optimum.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from sparring.games.openspiel import OpenSpielGame, openspiel_game
+from sparring.games.priors import mix
 from sparring.games.registry import GameEntry, register
 
 
@@ -80,6 +88,34 @@ class TinyHanabiView:
         return text + f"\nTeam reward: {pstate.returns()[0]:g}" if pstate.is_terminal() else text
 
 
+PRIOR_SHARE = 0.4
+
+
+def prior(state: Any) -> dict[str, float]:
+    """The myopic prior of the module docstring: best mean reward for what this player sees, else uniform."""
+    pstate = state.pstate
+    params = pstate.get_game().get_parameters()
+    values = [float(x) for x in params["payoff"].split(";")]
+    cards, actions = params["num_chance"], params["num_actions"]
+    player, history = pstate.current_player(), pstate.history()
+    own = history[player]
+
+    def mean_reward(action: int) -> float:
+        total = []
+        for other in range(cards):
+            c0, c1 = (own, other) if player == 0 else (other, own)
+            if player == 0:  # player 1's answer unknown: uniform
+                cells = [values[((c0 * cards + c1) * actions + action) * actions + a1] for a1 in range(actions)]
+            else:
+                cells = [values[((c0 * cards + c1) * actions + history[2]) * actions + action]]
+            total.extend(cells)
+        return sum(total) / len(total)
+
+    scores = [mean_reward(a) for a in range(actions)]
+    best = [f"a{a}" for a in range(actions) if scores[a] == max(scores)]
+    return mix(best, [f"a{a}" for a in range(actions)], PRIOR_SHARE)
+
+
 def make_tiny_hanabi() -> OpenSpielGame:
     """OpenSpiel's default game only: the rules text shows its payoff table (no parameters to change it)."""
     return _make()
@@ -99,5 +135,6 @@ register(
         cooperative=True,
         perfect_information=False,
         team_optimum=True,
+        prior=prior,
     )
 )

@@ -1,0 +1,173 @@
+"""Learning benchmark: cooperative self-play on tiny_hanabi, scored exactly against the best joint policy.
+
+tiny_hanabi (OpenSpiel) is a two-seat signalling game: each seat holds a
+private card, the first seat acts, the second acts knowing only that action,
+and the team's payoff depends on both cards and both actions. The best joint
+policy earns 10; uniform play earns 3.72. A policy's expected team return can
+be computed exactly (``sparring.evaluate.cooperative``), so every kept
+checkpoint is scored without sampling noise, as Kuhn's exploitability is.
+
+The variants are MARS's settings (the ``mars`` recipe, restricted to this
+game) against the same with SPIRAL's RAE advantages, each in the turn view
+(a fresh prompt per turn) and the trajectory view (a seat's whole
+conversation as one sample): issue 15's "turn view vs trajectory view" and
+"MARS vs RAE" comparisons. Each run trains from the bundled model for the
+same CPU-time budget on one thread, ``--parallel`` runs at a time; the
+checkpoints are scored afterwards, each with the prompt of its own run.
+
+The bundled model has never seen tiny_hanabi (its answers are 100% invalid
+there, so self-play has nothing to learn from), so every run starts from a
+model made first, in about a minute of CPU: the bundled model taught the
+game's answer format and its weak prior (``benchmarks/starts/tiny_hanabi.yaml``,
+team return 5.33).
+
+    .venv/bin/python benchmarks/learn_cooperative.py --minutes 15 [--variants mars_trajectory,rae_turn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from common import (
+    budget_overrides,
+    chosen_variants,
+    cpu_minutes,
+    line_chart,
+    machine,
+    run_variants,
+    start_model,
+    table,
+    write_json,
+)
+
+from sparring.checkpoint import RunDir, list_checkpoints
+from sparring.config import load_run_config
+from sparring.engines import load_hf_engine
+from sparring.engines.base import SamplingParams
+from sparring.evaluate.cooperative import team_return
+from sparring.games import make_game
+from sparring.players.lm import LMPlayer
+
+ONLY_HANABI = ["games=[{name: tiny_hanabi}]"]
+"""The ``mars`` recipe trains three games at once; here it trains tiny_hanabi alone."""
+
+VARIANTS: dict[str, tuple[list[str], str]] = {
+    "mars_trajectory": ([], "the mars recipe: trajectory view, MARS advantages, dual clip 1.4, KL 0.2 to the start"),
+    "mars_turn": (["prompt.view=turn"], "the same in the turn view (a fresh prompt per turn)"),
+    "rae_trajectory": (["advantage.estimator=rae"], "the mars recipe with SPIRAL's RAE (per-role EMA baseline) advantages"),
+    "rae_turn": (["advantage.estimator=rae", "prompt.view=turn"], "RAE advantages in the turn view"),
+}
+
+
+START_CONFIG = Path(__file__).parent / "starts" / "tiny_hanabi.yaml"
+
+
+def start_model_dir(path: Path) -> Path:
+    """The runs' start model: made with ``sparring pretrain`` from the bundled model if ``path`` has none yet."""
+    if (path / "config.json").is_file():
+        return path
+    from sparring.engines.paths import BUNDLED
+
+    cmd = [sys.executable, "-m", "sparring", "pretrain", "--config", str(START_CONFIG), "--init", str(BUNDLED)]
+    print(f"making the start model in {path}", flush=True)
+    subprocess.run([*cmd, "--out", str(path)], check=True)
+    return path
+
+
+def score(model_dir: Path, run_dir: Path, game_name: str) -> tuple[float, float]:
+    """Exact team return of a model playing both seats, asked with its run's own prompt; and the optimum."""
+    config = load_run_config(run_dir)
+    game = make_game(game_name)
+    engine = load_hf_engine(model_dir, device="cpu", autocast=config.model.precision)
+    player = LMPlayer(engine, game, config.prompt.prompt_config(), SamplingParams(max_new_tokens=config.sampling.max_new_tokens))
+    result = team_return(game, player)
+    return result.expected, result.optimum
+
+
+def curve(run_dir: Path, game_name: str) -> list[dict]:
+    minutes = cpu_minutes(run_dir)
+    metrics = {m["step"]: m for m in (RunDir(run_dir).read_metrics())}
+    rows = []
+    for step, path in [(0, None), *list_checkpoints(RunDir(run_dir))]:
+        value, optimum = score(start_model(run_dir) if path is None else path / "model", run_dir, game_name)
+        invalid = metrics.get(step, {}).get(f"train/{game_name}/invalid")
+        rows.append(
+            {"step": step, "minutes": minutes.get(step, 0.0), "team_return": value, "gap": optimum - value, "invalid": invalid}
+        )
+    return rows
+
+
+def summarize(rows: list[dict]) -> dict[str, float]:
+    trained = rows[1:]
+    third = trained[-max(1, len(trained) // 3) :]
+    return {
+        "steps": rows[-1]["step"],
+        "minutes": rows[-1]["minutes"],
+        "start": rows[0]["team_return"],
+        "final": trained[-1]["team_return"],
+        "best": max(r["team_return"] for r in trained),
+        "last_third_mean": sum(r["team_return"] for r in third) / len(third),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    parser.add_argument("--minutes", type=float, default=15.0, help="CPU-minute budget per run (one thread each)")
+    parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
+    parser.add_argument("--every", type=int, default=10, help="steps between kept checkpoints")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--root", default="benchmarks/runs/learn_cooperative", help="run directories")
+    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run, applied last")
+    parser.add_argument("--report-only", action="store_true", help="score the existing runs under --root again")
+    parser.add_argument("--out", default="benchmarks/results/learn_cooperative.json", help="JSON results")
+    parser.add_argument("--start", default=None, help="start model directory (default ROOT/start, made if missing)")
+    args = parser.parse_args()
+    game_name, root, out = "tiny_hanabi", Path(args.root), Path(args.out)
+    names = chosen_variants(args.variants, VARIANTS, root, args.report_only)
+    start = start_model_dir(Path(args.start) if args.start else root / "start")
+    common = [*ONLY_HANABI, f"model.path={start}", *budget_overrides(args.minutes, args.every, args.seed)]
+    if not args.report_only:
+        run_variants({n: ("mars", [*VARIANTS[n][0], *args.set]) for n in names}, common, root, args.parallel)
+    results = {name: curve(root / name, game_name) for name in names if (root / name / "metrics.jsonl").exists()}
+    columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("team_return", "team return", ".3f")]
+    columns += [("gap", "gap to optimum", ".3f"), ("invalid", "invalid (train)", ".3f")]
+    for name, rows in results.items():
+        print(f"\n{name}: {VARIANTS[name][1]}")
+        print(table(rows, columns))
+    summary = {name: summarize(rows) for name, rows in results.items() if len(rows) > 1}
+    print("\nsummary (exact expected team return of the latest checkpoint playing both seats; optimum 10)")
+    summary_columns = [("variant", "variant", "s"), ("steps", "steps", "d"), ("minutes", "CPU min", ".1f")]
+    summary_columns += [(k, k.replace("_", " "), ".3f") for k in ("start", "final", "last_third_mean", "best")]
+    print(table([{"variant": n, **s} for n, s in summary.items()], summary_columns))
+    if results:
+        series = {name: [(r["minutes"], r["team_return"]) for r in rows] for name, rows in results.items()}
+        chart = out.with_suffix(".svg")
+        chart.parent.mkdir(parents=True, exist_ok=True)
+        chart.write_text(line_chart(series, f"{game_name}: exact team return (optimum 10)", "CPU minutes", "team return"))
+        print(f"wrote {chart}")
+    write_json(
+        out,
+        {
+            "benchmark": "learn_cooperative",
+            "game": game_name,
+            "machine": machine(),
+            "minutes": args.minutes,
+            "recipe": "mars",
+            "overrides": common,
+            "start_config": str(START_CONFIG),
+            "set_last": args.set,
+            "variants": {n: {"overrides": VARIANTS[n][0], "what": VARIANTS[n][1]} for n in names},
+            "threads_per_run": 1,
+            "parallel_runs": args.parallel,
+            "curves": results,
+            "summary": summary,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
