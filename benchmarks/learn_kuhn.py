@@ -107,6 +107,15 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         [*AVERAGE_MAGNET, "learner.lr_decay=cosine", "max_steps=1000"],
         "the average magnet with the learning rate falling (cosine) to a tenth by step 1000",
     ),
+    "kuhn_average_magnet_slow": (
+        [*AVERAGE_MAGNET, "learner.average_weights=0.995"],
+        "the average magnet with a slower average (decay 0.995, about the last 200 steps): the magnet lags "
+        "the policy by longer than the 300-step drift the 0.98 average followed",
+    ),
+    "kuhn_average_magnet_slow_lr6": (
+        [*AVERAGE_MAGNET, "learner.average_weights=0.995", "learner.lr=6e-4"],
+        "the slow average magnet at twice the learning rate: more movement, damped by the lagging magnet",
+    ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,
