@@ -39,6 +39,7 @@ VARIANTS = [
     "simple_negotiation:max_turns=4",
     "propose_solve:family=code,attempts=2",
     "qrv:level=2,attempts=2",
+    "spy:players=4",
 ]
 
 

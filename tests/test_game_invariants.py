@@ -19,6 +19,7 @@ from sparring.games.qrv import QRVState
 from sparring.games.red_team import RedTeamState
 from sparring.games.rendezvous import RendezvousState
 from sparring.games.sneaky_critic import SneakyCriticState
+from sparring.games.spy import SpyState
 from sparring.players.random_player import moves_for
 from sparring.specs import parse_spec
 
@@ -161,6 +162,8 @@ def information_state(state: Any, player: int) -> str:
         return repr((state.dice[player], state.said))
     if isinstance(state, RendezvousState):  # own half, both messages, own answer, and whether it is one's turn
         return repr((state.secret(player), state.messages, state.answers[player : player + 1], state.current_player == player))
+    if isinstance(state, SpyState):  # own list, every description, own vote once cast (never others'), whose turn
+        return repr((state.items[player], state.descriptions, state.votes[player : player + 1], state.current_player == player))
     if isinstance(state, ProposeSolveState):
         # The solver never sees the proposal as written (an arith proposal states its answer) nor its own earlier
         # attempts (they are independent tries); the proposer sees its proposal and the solver's tally.

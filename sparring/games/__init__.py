@@ -17,6 +17,7 @@ from sparring.games import (  # noqa: F401  (each import registers its games)
     rendezvous,
     simple_negotiation,
     sneaky_critic,
+    spy,
     textarena,
     tic_tac_toe,
     tiny_hanabi,
