@@ -50,6 +50,14 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         [*GENTLE, "learner.kl_coef=0.5", "reference.update_every=0"],
         "the recipe with AdamW epsilon 1e-4 and KL 0.5 to the start model, never moved (a fixed magnet: MMD)",
     ),
+    "tictactoe_sharp": (
+        "tictactoe",
+        [*GENTLE, "learner.kl_coef=0.5", "learner.average_weights=0.98", "reference.magnet=average"]
+        + ["sampling.temperature=0.5"],
+        "tictactoe_average_magnet with self-play sampled at temperature 0.5 (the learner scores the same tempered "
+        "policy): an opponent that takes its wins far more often, so a missed block costs what it costs "
+        "against minimax",
+    ),
 }
 
 
