@@ -119,6 +119,35 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     print(f"wrote {path}")
 
 
+def run_record(
+    benchmark: str,
+    game: str,
+    args: Any,
+    recipe: str,
+    common: list[str],
+    variants: dict[str, tuple],
+    names: list[str],
+    **rest: Any,
+) -> dict[str, Any]:
+    """What every learning benchmark's JSON says about how it ran (then ``rest``: curves, summary...).
+
+    ``args`` is the script's parsed arguments (``minutes``, ``set``, ``parallel``); ``variants`` maps a name to
+    (overrides, what it is) and ``names`` are the ones run."""
+    return {
+        "benchmark": benchmark,
+        "game": game,
+        "machine": machine(),
+        "minutes": args.minutes,
+        "recipe": recipe,
+        "overrides": common,
+        "set_last": args.set,
+        "variants": {n: {"overrides": variants[n][0], "what": variants[n][1]} for n in names},
+        "threads_per_run": 1,
+        "parallel_runs": args.parallel,
+        **rest,
+    }
+
+
 def table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
     """Plain-text table: columns are (key, header, format)."""
     head = " | ".join(h for _, h, _ in columns)

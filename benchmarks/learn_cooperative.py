@@ -40,7 +40,7 @@ from common import (
     chosen_variants,
     cpu_minutes,
     line_chart,
-    machine,
+    run_record,
     run_variants,
     start_model,
     table,
@@ -155,24 +155,8 @@ def main() -> None:
         chart.parent.mkdir(parents=True, exist_ok=True)
         chart.write_text(line_chart(series, f"{game_name}: exact team return (optimum 10)", "CPU minutes", "team return"))
         print(f"wrote {chart}")
-    write_json(
-        out,
-        {
-            "benchmark": "learn_cooperative",
-            "game": game_name,
-            "machine": machine(),
-            "minutes": args.minutes,
-            "recipe": "mars",
-            "overrides": common,
-            "start_config": str(START_CONFIG),
-            "set_last": args.set,
-            "variants": {n: {"overrides": VARIANTS[n][0], "what": VARIANTS[n][1]} for n in names},
-            "threads_per_run": 1,
-            "parallel_runs": args.parallel,
-            "curves": results,
-            "summary": summary,
-        },
-    )
+    record = run_record("learn_cooperative", game_name, args, "mars", common, VARIANTS, names, start_config=str(START_CONFIG))
+    write_json(out, {**record, "curves": results, "summary": summary})
 
 
 if __name__ == "__main__":

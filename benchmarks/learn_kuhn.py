@@ -32,7 +32,7 @@ from common import (
     chosen_variants,
     cpu_minutes,
     line_chart,
-    machine,
+    run_record,
     run_variants,
     start_model,
     table,
@@ -236,23 +236,8 @@ def main() -> None:
         chart = out.with_suffix(".svg")
         chart.write_text(line_chart(series, f"{args.game}: exact exploitability", "CPU minutes", "exploitability"))
         print(f"wrote {chart}")
-    write_json(
-        out,
-        {
-            "benchmark": f"learn_{short}",
-            "game": args.game,
-            "machine": machine(),
-            "minutes": args.minutes,
-            "recipe": args.recipe,
-            "overrides": common,
-            "set_last": args.set,
-            "variants": {n: {"overrides": VARIANTS[n][0], "what": VARIANTS[n][1]} for n in names},
-            "threads_per_run": 1,
-            "parallel_runs": args.parallel,
-            "curves": results,
-            "summary": summary,
-        },
-    )
+    record = run_record(f"learn_{short}", args.game, args, args.recipe, common, VARIANTS, names)
+    write_json(out, {**record, "curves": results, "summary": summary})
 
 
 if __name__ == "__main__":
