@@ -48,7 +48,7 @@ TRUST_REGION = ["learner.epochs=2", "learner.minibatches=4", "learner.lr=1e-4", 
 OBSERVATION = ["advantage.baseline=observation"]
 MAGNET = ["learner.kl_coef=0.1", "reference.update_every=0"]
 KUHN = [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "reference.update_every=20"]
-"""The ``kuhn`` recipe's update, on top of spiral-kuhn."""
+"""The earlier ``kuhn`` recipe's update (a snapshot magnet); the recipe is now ``kuhn_average_magnet_slow``."""
 AVERAGE_MAGNET = [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "learner.average_weights=0.98"]
 AVERAGE_MAGNET += ["reference.update_every=0", "reference.magnet=average"]
 
@@ -78,7 +78,7 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
     ),
     "kuhn_average": (
         [*KUHN, "learner.average_weights=0.98"],
-        "the kuhn recipe's update (observation baseline, AdamW epsilon 1e-4, KL 0.5 to a magnet moved every "
+        "the earlier kuhn recipe's update (observation baseline, AdamW epsilon 1e-4, KL 0.5 to a magnet moved every "
         "20 steps) with an EMA of the weights (decay 0.98, about the last 50 steps) scored as its own checkpoint",
     ),
     "kuhn_average_cosine": (
