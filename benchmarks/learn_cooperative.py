@@ -15,8 +15,8 @@ one turn prompt, token for token, and the two views train identically
 (measured: ``mars_turn`` matched ``mars_trajectory`` in every logged metric
 for all 69 steps it ran). The turn variants are kept to show that; the
 views differ in speed on games with several moves a seat
-(``benchmarks/views.py``). Each run trains from the bundled model for the
-same CPU-time budget on one thread, ``--parallel`` runs at a time; the
+(``benchmarks/views.py``). Each run trains from the same start model (below)
+for the same CPU-time budget on one thread, ``--parallel`` runs at a time; the
 checkpoints are scored afterwards, each with the prompt of its own run.
 
 The bundled model has never seen tiny_hanabi (its answers are 100% invalid
@@ -48,11 +48,12 @@ from common import (
 )
 
 from sparring.checkpoint import RunDir, list_checkpoints
-from sparring.config import load_run_config
+from sparring.config import TrainConfig, load_run_config
 from sparring.engines import load_hf_engine
 from sparring.engines.base import SamplingParams
-from sparring.evaluate.cooperative import team_return
+from sparring.evaluate.cooperative import TeamReturn, team_return
 from sparring.games import make_game
+from sparring.games.base import Game
 from sparring.players.lm import LMPlayer
 
 ONLY_HANABI = ["games=[{name: tiny_hanabi}]"]
@@ -81,25 +82,24 @@ def start_model_dir(path: Path) -> Path:
     return path
 
 
-def score(model_dir: Path, run_dir: Path, game_name: str) -> tuple[float, float]:
-    """Exact team return of a model playing both seats, asked with its run's own prompt; and the optimum."""
-    config = load_run_config(run_dir)
-    game = make_game(game_name)
+def score(model_dir: Path, config: TrainConfig, game: Game) -> TeamReturn:
+    """Exact team return of a model playing both seats, asked with its run's own prompt (and the optimum)."""
     engine = load_hf_engine(model_dir, device="cpu", autocast=config.model.precision)
     player = LMPlayer(engine, game, config.prompt.prompt_config(), SamplingParams(max_new_tokens=config.sampling.max_new_tokens))
-    result = team_return(game, player)
-    return result.expected, result.optimum
+    return team_return(game, player)
 
 
 def curve(run_dir: Path, game_name: str) -> list[dict]:
     minutes = cpu_minutes(run_dir)
     metrics = {m["step"]: m for m in (RunDir(run_dir).read_metrics())}
+    config, game = load_run_config(run_dir), make_game(game_name)
     rows = []
     for step, path in [(0, None), *list_checkpoints(RunDir(run_dir))]:
-        value, optimum = score(start_model(run_dir) if path is None else path / "model", run_dir, game_name)
+        result = score(start_model(run_dir) if path is None else path / "model", config, game)
         invalid = metrics.get(step, {}).get(f"train/{game_name}/invalid")
+        gap = result.optimum - result.expected
         rows.append(
-            {"step": step, "minutes": minutes.get(step, 0.0), "team_return": value, "gap": optimum - value, "invalid": invalid}
+            {"step": step, "minutes": minutes.get(step, 0.0), "team_return": result.expected, "gap": gap, "invalid": invalid}
         )
     return rows
 

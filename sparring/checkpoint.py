@@ -414,7 +414,7 @@ def save_best(run: RunDir, step: int, write: Callable[[Path], None], info: dict[
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-best-", dir=run.path))
     try:
         write(tmp)
-        _write_durably(tmp / run.best_info_path.name, json.dumps(info, indent=2).encode())
+        _write_durably(tmp / BEST_INFO, json.dumps(info, indent=2).encode())
         _write_manifest(tmp, step)
         _publish(tmp, run.best_dir)
     except BaseException:

@@ -273,21 +273,24 @@ def keep_best(t: Trainer, metrics: dict[str, float]) -> None:
         ckpt = CheckpointDir(directory)
         if keeper.keeps_average:
             save_model_dir(t.learner.average, t.tokenizer, ckpt.model_dir)
-        elif is_lora(t.model):
-            save_adapter(t.model, t.tokenizer, ckpt.adapter_dir)
         else:
-            save_model_dir(t.model, t.tokenizer, ckpt.model_dir)
+            write_policy(t, ckpt)
 
     keeper.offer(t.step, metrics, write)
+
+
+def write_policy(t: Trainer, ckpt: CheckpointDir) -> None:
+    """The policy's weights into a checkpoint (or ``RUN/best``): a model directory, or a LoRA run's adapter."""
+    if is_lora(t.model):  # the adapter only; the state names the base model
+        save_adapter(t.model, t.tokenizer, ckpt.adapter_dir)
+    else:
+        save_model_dir(t.model, t.tokenizer, ckpt.model_dir)
 
 
 def save(t: Trainer) -> Path:
     def write(directory: Path) -> None:
         ckpt = CheckpointDir(directory)
-        if is_lora(t.model):  # the adapter only; the state names the base model
-            save_adapter(t.model, t.tokenizer, ckpt.adapter_dir)
-        else:
-            save_model_dir(t.model, t.tokenizer, ckpt.model_dir)
+        write_policy(t, ckpt)
         if t.learner.average is not None:
             save_model_dir(t.learner.average, t.tokenizer, ckpt.average_dir)
         save_learning_state(ckpt, t.learner, t.engine)

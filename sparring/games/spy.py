@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from sparring.games.base import TERMINAL, InvalidAction, refuse_unlisted
 from sparring.games.openspiel import legal_moves_line
-from sparring.games.priors import mix, normalized
+from sparring.games.priors import mix, uniform
 from sparring.games.registry import GameEntry, register
 
 POOL = ("apple", "chair", "river", "candle", "bicycle", "window", "guitar", "pillow", "bridge", "kettle", "garden", "mirror")
@@ -183,12 +183,11 @@ class SpyState:
 
 def prior(state: SpyState) -> dict[str, float]:
     """The weak one-clue play stated in the module docstring."""
-    moves = state.legal_actions()
     if not state.voting():
-        return normalized(dict.fromkeys(moves, 1.0))
+        return uniform(state)
     own = state.items[state.current_player]
     odd = [seat_name(p) for p, item in enumerate(state.descriptions) if item not in own]
-    return mix(odd, moves, 0.4) if odd else normalized(dict.fromkeys(moves, 1.0))
+    return mix(odd, state.legal_actions(), 0.4) if odd else uniform(state)
 
 
 register(

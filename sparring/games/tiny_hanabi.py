@@ -27,6 +27,7 @@ assumes no convention, so it stays far from the optimum.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sparring.games.openspiel import OpenSpielGame, openspiel_game
@@ -40,17 +41,23 @@ def _shape(pstate: Any) -> tuple[int, int, int]:
     return params["num_players"], params["num_chance"], params["num_actions"]
 
 
+def team_reward(params: dict[str, Any]) -> Callable[[int, int, int, int], float]:
+    """The payoff parameter as ``reward(card0, card1, action0, action1)`` (OpenSpiel's flat order, two players)."""
+    values = [float(x) for x in params["payoff"].split(";")]
+    cards, actions = params["num_chance"], params["num_actions"]
+    return lambda c0, c1, a0, a1: values[((c0 * cards + c1) * actions + a0) * actions + a1]
+
+
 def payoff_table(params: dict[str, Any]) -> str:
     """The team reward as text: one line per deal, player 0's action by player 1's (two players)."""
-    values = [float(x) for x in params["payoff"].split(";")]
+    reward = team_reward(params)
     cards, actions = params["num_chance"], params["num_actions"]
     lines = []
     for c0 in range(cards):
         for c1 in range(cards):
             rows = []
             for a0 in range(actions):
-                base = ((c0 * cards + c1) * actions + a0) * actions
-                cells = ", ".join(f"a{a1} {values[base + a1]:g}" for a1 in range(actions))
+                cells = ", ".join(f"a{a1} {reward(c0, c1, a0, a1):g}" for a1 in range(actions))
                 rows.append(f"a{a0} then ({cells})")
             lines.append(f"- cards {c0} (player 0) and {c1} (player 1): player 0 " + "; ".join(rows))
     return "\n".join(lines)
@@ -95,21 +102,17 @@ def prior(state: Any) -> dict[str, float]:
     """The myopic prior of the module docstring: best mean reward for what this player sees, else uniform."""
     pstate = state.pstate
     params = pstate.get_game().get_parameters()
-    values = [float(x) for x in params["payoff"].split(";")]
+    reward = team_reward(params)
     cards, actions = params["num_chance"], params["num_actions"]
     player, history = pstate.current_player(), pstate.history()
     own = history[player]
 
     def mean_reward(action: int) -> float:
-        total = []
-        for other in range(cards):
-            c0, c1 = (own, other) if player == 0 else (other, own)
-            if player == 0:  # player 1's answer unknown: uniform
-                cells = [values[((c0 * cards + c1) * actions + action) * actions + a1] for a1 in range(actions)]
-            else:
-                cells = [values[((c0 * cards + c1) * actions + history[2]) * actions + action]]
-            total.extend(cells)
-        return sum(total) / len(total)
+        if player == 0:  # player 1's card and answer unknown: both uniform
+            cells = [reward(own, other, action, a1) for other in range(cards) for a1 in range(actions)]
+        else:  # player 0's card unknown, its action seen
+            cells = [reward(other, own, history[2], action) for other in range(cards)]
+        return sum(cells) / len(cells)
 
     scores = [mean_reward(a) for a in range(actions)]
     best = [f"a{a}" for a in range(actions) if scores[a] == max(scores)]
