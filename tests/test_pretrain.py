@@ -83,20 +83,31 @@ def test_distill_phase_runs_its_steps_and_bad_specs_are_one_line_errors(tmp_path
             parse_distill(bad)
 
 
-def kuhn_bet_first(model_dir) -> list[float]:
-    """P(bet) of a model first to act in Kuhn, with J, Q and K."""
+def kuhn_places(model_dir) -> dict[str, list[float]]:
+    """P(bet or call) of a model with J, Q and K at each of Kuhn's four places."""
     from sparring.evaluate.exploitability import kuhn_policy, policy_table
     from sparring.games import make_game
     from sparring.players import make_player
 
     game = make_game("kuhn_poker")
-    return kuhn_policy(policy_table(game, make_player(f"model:{model_dir}", game)))["bet_first"]
+    return kuhn_policy(policy_table(game, make_player(f"model:{model_dir}", game)))
 
 
-def test_the_bundled_model_reads_its_card():
-    """Issue 11: the first bundled model bet 0.487 with J, Q and K alike; this one follows the prior (0.35 / 0.5 / 0.65)."""
-    bet = kuhn_bet_first(BUNDLED)
-    assert bet[0] < bet[1] < bet[2] and bet[2] - bet[0] > 0.2, bet
+def kuhn_bet_first(model_dir) -> list[float]:
+    """P(bet) of a model first to act in Kuhn, with J, Q and K."""
+    return kuhn_places(model_dir)["bet_first"]
+
+
+def test_the_bundled_model_reads_its_card_and_where_it_is_in_the_hand():
+    """Issue 11: the first bundled model bet 0.487 with J, Q and K alike; stage 7 read the card but bet alike
+    first and after a check. This one follows the prior in each place (first 0.35 / 0.5 / 0.65, after a check
+    0.5 / 0.4 / 0.8; facing a bet after its own check it calls a Q 0.6, not 0.5)."""
+    places = kuhn_places(BUNDLED)
+    first, after_check = places["bet_first"], places["bet_after_check"]
+    assert first[0] < first[1] < first[2] and first[2] - first[0] > 0.2, places
+    assert after_check[0] - first[0] > 0.08 and first[1] - after_check[1] > 0.05, places  # bluff J, check Q more
+    assert after_check[0] > after_check[1] < after_check[2], places
+    assert places["call_after_check_bet"][1] - places["call_bet"][1] > 0.05, places
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from sparring.evaluate.exploitability import exploitability_of_table, policy_table
+from sparring.evaluate.exploitability import exploitability_of_table, kuhn_policy, policy_table
 from sparring.games import game_entries, make_game
 from sparring.games.priors import tactical, uniform
 from sparring.players import make_player
@@ -31,14 +31,20 @@ def test_every_prior_is_a_distribution_over_the_listed_moves(name):
             state.apply(rng.choices(moves, weights=[probs[m] for m in moves])[0])
 
 
-def test_kuhn_prior_bets_and_calls_more_with_better_cards_and_is_as_exploitable_as_stated():
+def test_kuhn_prior_reads_card_and_place_and_is_as_exploitable_as_stated():
     game = make_game("kuhn_poker")
     table = policy_table(game, make_player("prior", game))
-    bet_first = [table.action_probability_array[table.state_lookup[card]][1] for card in "012"]
-    call = [table.action_probability_array[table.state_lookup[card + "b"]][1] for card in "012"]
-    assert bet_first == pytest.approx([0.35, 0.5, 0.65]) and call == pytest.approx([0.3, 0.5, 0.7])
+    expected = {
+        "bet_first": [0.35, 0.5, 0.65],
+        "bet_after_check": [0.5, 0.4, 0.8],
+        "call_bet": [0.3, 0.5, 0.7],
+        "call_after_check_bet": [0.3, 0.6, 0.7],
+    }
+    places = kuhn_policy(table)
+    assert places.keys() == expected.keys()
+    assert all(places[k] == pytest.approx(v) for k, v in expected.items()), places
     # worked out by OpenSpiel's best response for this table; uniform play is 0.4583
-    assert exploitability_of_table(game, table).exploitability == pytest.approx(0.235, abs=5e-4)
+    assert exploitability_of_table(game, table).exploitability == pytest.approx(0.2308, abs=5e-4)
 
 
 def test_tactical_prior_favours_a_win_in_one_then_a_block():

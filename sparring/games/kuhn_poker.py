@@ -22,10 +22,19 @@ hands** (zero-sum). SPIRAL's own variant differs deliberately: its pot stays 2
 whatever is bet, and only the winner of the last round scores (+1 / -1),
 regardless of chips. Exact exploitability is defined for the single hand only.
 
-Prior of the bundled base model (:func:`prior`): bet more with better cards,
-call more with better cards, and nothing else -- with no bet open,
-P(bet | J, Q, K) = 0.35 / 0.5 / 0.65; facing a bet, P(call | J, Q, K) =
-0.3 / 0.5 / 0.7. Its exact exploitability is 0.235 (uniform: 0.458, Nash: 0).
+Prior of the bundled base model (:func:`prior`): bet and call more with
+better cards, and read a check as weakness. P(bet or call | J, Q, K) in
+Kuhn's four places:
+
+- first to act: bet 0.35 / 0.5 / 0.65;
+- after the opponent checks: bet 0.5 / 0.4 / 0.8 (bluff more, bet K for value);
+- facing a bet: call 0.3 / 0.5 / 0.7;
+- facing a bet after one's own check: call 0.3 / 0.6 / 0.7 (the bet may be a bluff).
+
+Its exact exploitability is 0.231 (uniform: 0.458, Nash: 0). The places
+differ on purpose: an earlier prior that played them alike left a model
+that could not tell them apart, and Nash play needs it to (Kuhn's first
+mover bets K with 3 alpha, the second bets K always after a check).
 """
 
 from __future__ import annotations
@@ -42,7 +51,9 @@ from sparring.games.registry import GameEntry, register
 
 CARDS = "JQK"
 PRIOR_BET = {"J": 0.35, "Q": 0.5, "K": 0.65}
+PRIOR_BET_AFTER_CHECK = {"J": 0.5, "Q": 0.4, "K": 0.8}
 PRIOR_CALL = {"J": 0.3, "Q": 0.5, "K": 0.7}
+PRIOR_CALL_AFTER_CHECK = {"J": 0.3, "Q": 0.6, "K": 0.7}
 
 
 def chips_text(n: float) -> str:
@@ -231,14 +242,14 @@ _single_hand = openspiel_game("kuhn_poker", "kuhn_poker", KuhnView)
 
 
 def prior(state: Any) -> dict[str, float]:
-    """The weak card-dependent play stated in the module docstring, for a single hand or a series."""
+    """The weak card- and place-dependent play stated in the module docstring, for a single hand or a series."""
     pstate = state.pstate
     card = CARDS[pstate.history()[pstate.current_player()]]
-    legal = state.legal_actions()
-    if "call" in legal:
-        p = PRIOR_CALL[card]
+    after_check = pstate.history()[2:3] == [0]  # the hand opened with a check
+    if "call" in state.legal_actions():
+        p = (PRIOR_CALL_AFTER_CHECK if after_check else PRIOR_CALL)[card]
         return {"call": p, "fold": 1.0 - p}
-    p = PRIOR_BET[card]
+    p = (PRIOR_BET_AFTER_CHECK if after_check else PRIOR_BET)[card]
     return {"bet": p, "check": 1.0 - p}
 
 
