@@ -93,11 +93,6 @@ def kuhn_places(model_dir) -> dict[str, list[float]]:
     return kuhn_policy(policy_table(game, make_player(f"model:{model_dir}", game)))
 
 
-def kuhn_bet_first(model_dir) -> list[float]:
-    """P(bet) of a model first to act in Kuhn, with J, Q and K."""
-    return kuhn_places(model_dir)["bet_first"]
-
-
 def test_the_bundled_model_reads_its_card_and_where_it_is_in_the_hand():
     """Issue 11: the first bundled model bet 0.487 with J, Q and K alike; stage 7 read the card but bet alike
     first and after a check. This one follows the prior in each place (first 0.35 / 0.5 / 0.65, after a check
@@ -120,7 +115,7 @@ def test_distilling_kuhn_moves_the_model_to_a_new_card_dependence(tmp_path, monk
     monkeypatch.setattr(kuhn_poker, "PRIOR_BET", flipped)
     config = PretrainConfig(init=str(BUNDLED), mix={"kuhn_poker": 10}, steps=0, distill={"kuhn_poker": 200})
     pretrain(tmp_path / "m", config, progress=False)
-    bet = kuhn_bet_first(tmp_path / "m")
+    bet = kuhn_places(tmp_path / "m")["bet_first"]
     assert bet[0] - bet[2] > 0.15, bet
 
 
