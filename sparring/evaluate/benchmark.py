@@ -13,12 +13,20 @@ since exact string matching badly under-counts correct answers.
 
 A GSM8K ``answer`` holds the worked solution ending in ``#### 72``; only the
 part after the last ``####`` is the reference.
+
+A line may also carry a ``system`` field: the system message for that problem
+instead of the default, either as text or as ``game:<spec>`` for the rules
+prompt a game's players see (``game:propose_solve``). Held-out sets for a
+role game (``arith_heldout.jsonl``, ``critic_heldout.jsonl``) are asked that
+way, so a score measures the game's skill on new problems, not whether the
+model follows an instruction it was never taught.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,6 +49,8 @@ class Problem:
     """Line number in the file (1-based), so a result can be traced to its source."""
     question: str
     answer: str
+    system: str | None = None
+    """This problem's system message (``None``: the run's default)."""
 
 
 @dataclass
@@ -118,7 +128,12 @@ def load_problems(path: str | Path, limit: int | None = None) -> list[Problem]:
         if question is None or "answer" not in fields:
             errors.append(f"line {number}: needs 'problem' (or 'question') and 'answer', has {sorted(fields) or 'none'}")
             continue
-        problems.append(Problem(number, str(question), gold_answer(fields["answer"])))
+        try:
+            system = problem_system(fields.get("system"))
+        except UserError as err:
+            errors.append(f"line {number}: {err}")
+            continue
+        problems.append(Problem(number, str(question), gold_answer(fields["answer"]), system))
         if limit is not None and len(problems) >= limit:
             break
     if errors:
@@ -127,6 +142,28 @@ def load_problems(path: str | Path, limit: int | None = None) -> list[Problem]:
     if not problems:
         raise UserError(f"{path} holds no problems")
     return problems
+
+
+def problem_system(raw: Any) -> str | None:
+    """A line's ``system`` field as the message text: ``game:<spec>`` is that game's rules prompt, as its players
+    get it (one rendering for training and evaluation, so the two cannot drift apart)."""
+    if raw is None:
+        return None
+    text = str(raw)
+    if not text.startswith("game:"):
+        return text
+    return game_system(text.removeprefix("game:"))
+
+
+@cache
+def game_system(spec: str) -> str:
+    """The system message of ``spec``'s turn prompts (the rules do not depend on the state)."""
+    from sparring.games import make_game
+    from sparring.prompts import render_messages
+
+    game = make_game(spec)
+    state = game.new_state(0)
+    return render_messages(game, state, state.current_player)[0]["content"]
 
 
 def check_answer(gold: str, response: str) -> tuple[bool, str | None]:
@@ -157,7 +194,8 @@ def score_benchmark(
         task = bar.add_task(name, total=len(problems))
         for lo in range(0, len(problems), batch_size):
             chunk = problems[lo : lo + batch_size]
-            prompts = [encode_chat(engine.tokenizer, messages(p.question, system)) for p in chunk]
+            asked = [(p.question, system if p.system is None else p.system) for p in chunk]
+            prompts = [encode_chat(engine.tokenizer, messages(q, s)) for q, s in asked]
             for problem, gen in zip(chunk, engine.generate(prompts, sampling), strict=True):
                 correct, predicted = check_answer(problem.answer, gen.text)
                 results.append(
