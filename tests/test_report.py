@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sparring.checkpoint import RunDir
+from sparring.checkpoint import RunDir, save_best
 from sparring.cli import main
 from sparring.config import load_config
 from sparring.errors import UserError
@@ -295,6 +295,19 @@ def test_a_cooperative_games_team_return_and_optimum_are_shown_beside_exploitabi
     # the same figures read from metrics.jsonl, where no eval file was written
     ev = eval_from_metrics({"step": 3, "eval/tiny_hanabi/team_return": 5.0, "eval/tiny_hanabi/team_optimum": 10.0})
     assert ev["games"]["tiny_hanabi"]["team_return"] == 5.0 and ev["games"]["tiny_hanabi"]["team_optimum"] == 10.0
+
+
+def test_the_kept_best_model_is_named_with_its_step_and_value(run_dir, tmp_path, open_report):
+    run = copy_run(run_dir, tmp_path / "best")
+    assert gather(run)["best"] is None  # the run kept no best
+    info = {"step": 2, "metric": "average_exploitability", "value": 0.0412, "model": "average"}
+    save_best(RunDir(run), 2, lambda d: (d / "model").mkdir() or (d / "model" / "w.txt").write_text("w"), info)
+    assert gather(run)["best"] == info
+    report = open_report(build_report(run))
+    assert "best (RUN/best)step 2, average_exploitability 0.041 (weight average)" in report.page.locator("#config").text_content()
+    assert report.problems == []
+    (run / "best" / "model" / "w.txt").write_text("x")  # a best that no longer verifies is not shown
+    assert gather(run)["best"] is None
 
 
 # --------------------------------------------------------------------------- data gathering, no browser

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from sparring.checkpoint import CheckpointDir, RunDir, list_checkpoints
+from sparring.checkpoint import CheckpointDir, RunDir, list_checkpoints, read_best
 from sparring.errors import UserError
 from sparring.evaluate.stats import wilson_interval
 from sparring.report.curves import chart_specs
@@ -94,6 +94,7 @@ def gather(run_dir: Path) -> dict[str, Any]:
             "notes": notes,
             "config": config,
             "progress": progress(metrics, checkpoints),
+            "best": best_record(run),
             "charts": chart_specs(metrics),
             "eval": eval_table(run, metrics),
             "league": read_league(run, notes),
@@ -171,6 +172,13 @@ def read_metrics(run: RunDir, missing: list[str], notes: list[str]) -> list[dict
 def checkpoint_steps(run: RunDir) -> list[int]:
     """Steps of the complete checkpoints (a ``step-K`` directory with its manifest, written last)."""
     return [step for step, path in list_checkpoints(run) if CheckpointDir(path).manifest_path.exists()]
+
+
+def best_record(run: RunDir) -> dict[str, Any] | None:
+    """``RUN/best``'s record (step, metric, value, which model), if the run keeps one and it verifies: the model a
+    reader should take from a run whose last checkpoint is not its best."""
+    record = read_best(run)
+    return {k: record.get(k) for k in ("step", "metric", "value", "model")} if isinstance(record, dict) else None
 
 
 def progress(metrics: list[dict[str, Any]], checkpoints: list[int]) -> dict[str, Any]:

@@ -170,6 +170,11 @@
     const rows = [...DATA.config.summary];
     const ck = DATA.progress.checkpoints;
     rows.push(["checkpoints", ck.length ? ck.map((s) => `step-${s}`).join(", ") : "none"]);
+    const best = DATA.best;
+    if (best) {
+      const model = best.model === "average" ? "weight average" : "policy";
+      rows.push(["best (RUN/best)", `step ${best.step}, ${best.metric} ${fmt(best.value)} (${model})`]);
+    }
     rows.push(["metrics records", String(DATA.progress.records)]);
     for (const [k, v] of rows) append(grid, append(el("div"), el("span", { class: "key" }, k), el("span", {}, v)));
     root.appendChild(grid);
