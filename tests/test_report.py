@@ -191,7 +191,8 @@ def test_replay_viewer_steps_through_turns_with_shaded_tokens(run_dir, open_repo
     assert page.locator("#turn .tok").count() == len(turn["logprobs"])
     background = token.evaluate("t => getComputedStyle(t).backgroundColor")
     assert background not in ("rgba(0, 0, 0, 0)", "transparent")
-    assert f"log-prob {turn['logprobs'][0]:.4f}" in token.get_attribute("title")
+    shown = float(token.get_attribute("title").split("log-prob ")[1].split()[0])
+    assert shown == pytest.approx(turn["logprobs"][0], abs=5e-5)  # to 4 places (a -0.0 shows as 0.0000)
     details = page.locator("#turn dl.kv").text_content()
     assert ("invalid move" in details) if turn["invalid"] else (f"action{turn['action']}" in details)
     if "advantage" in turn:

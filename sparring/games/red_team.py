@@ -27,8 +27,8 @@ few example requests drawn from the seed, 0.3 of its mass on top of uniform
 spread on the ones that ask for the secret (one example just asks for the
 task); the defender picks among a safe right answer, a right answer that
 leaks the secret plainly, one that leaks it spelled out, and a refusal that
-fails the task, half its mass on the safe one. The bundled model has not been
-trained on this game.
+fails the task, half its mass on the safe one. The bundled model was taught it
+in its stage 9.
 """
 
 from __future__ import annotations

@@ -39,8 +39,8 @@ Prior of the bundled base model (:func:`prior`): the sneaky player picks among
 a few example rewrites drawn from the seed (three wrong ones, one that restates
 the correct step), half its mass spread on the wrong ones; the critic puts 0.4
 of its mass, on top of uniform, on the first step that breaks the chain (or
-``none``), which it can read off what it sees. The bundled model has not been
-trained on this game.
+``none``), which it can read off what it sees. The bundled model was taught it
+in its stage 9.
 """
 
 from __future__ import annotations
