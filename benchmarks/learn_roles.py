@@ -1,0 +1,168 @@
+"""Learning benchmark: role-game self-play, scored on held-out problems that are not the training game.
+
+Issue 13's measure of whether self-play in asymmetric roles teaches anything:
+
+- ``propose_solve`` (arith): one model proposes integer arithmetic tasks and
+  solves them. Scored on ``arith_heldout.jsonl``: 180 fixed problems in three
+  levels, asked exactly as the solver is asked in the game, greedy.
+- ``sneaky_critic``: one model plants an error in a worked solution and finds
+  one. Scored on ``critic_heldout.jsonl``: 200 fixed positions from far
+  seeds (a wrong result, a broken chain, or untouched), asked as the critic.
+
+Both files go through the same code as ``sparring eval --benchmark``
+(``sparring.evaluate.benchmark``), with 95% Wilson intervals; the table also
+splits them by level (arith) and kind of error (critic), and gives the in-game
+figures each run logged (refused moves, each role's mean return).
+
+On ``propose_solve`` the three advantage estimators run side by side from
+the same start (SPIRAL's RAE, one baseline per role; REINFORCE with no
+baseline; GRPO's batch-group mean), the solver learning against the ``prior``
+proposer (``VS_PRIOR`` below): the role game is where a per-role baseline
+should matter, since the proposer's and the solver's returns live on
+different scales (the proposer's -1.5 for a refused task).
+
+    .venv/bin/python benchmarks/learn_roles.py --minutes 15 [--variants solver_rae,critic_rae] [--set model.path=DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from common import budget_overrides, chosen_variants, cpu_minutes, run_record, run_variants, start_model, table, write_json
+
+from sparring.checkpoint import RunDir, list_checkpoints
+from sparring.config import load_run_config
+from sparring.engines import load_hf_engine
+from sparring.engines.base import SamplingParams
+from sparring.evaluate.benchmark import load_problems, score_benchmark
+from sparring.evaluate.heldout import ARITH, CRITIC
+from sparring.evaluate.stats import rate
+
+VS_PRIOR = ["opponent.kind=fixed", "opponent.fixed=prior"]
+"""The solver variants play against the ``prior`` player: the bundled model's own proposals are almost never
+well-formed tasks (measured in self-play: 99.9% of 2,192 refused in 137 steps, so the solver never got a turn),
+and the prior proposes valid example tasks. The learner takes each seat in turn; its proposer turns are refused
+and carry the forfeit, its solver turns the success rate."""
+
+VARIANTS: dict[str, tuple[str, list[str], str]] = {
+    "solver_rae": ("propose-solve", [*VS_PRIOR], "propose-solve vs the prior proposer: SPIRAL's RAE, one EMA baseline per role"),
+    "solver_reinforce": ("propose-solve", [*VS_PRIOR, "advantage.estimator=reinforce"], "the same with no baseline (REINFORCE)"),
+    "solver_grpo": ("propose-solve", [*VS_PRIOR, "advantage.estimator=grpo"], "the same with GRPO's batch-group mean"),
+    "solver_self_play": ("propose-solve", [], "propose-solve in self-play (RAE): the proposer is the model too"),
+    "critic_rae": ("sneaky-critic", [], "sneaky-critic recipe, self-play: SPIRAL's RAE, one EMA baseline per role"),
+}
+DEFAULT = "solver_rae,solver_reinforce,solver_grpo,critic_rae"
+HELDOUT = {"propose-solve": (ARITH, "level"), "sneaky-critic": (CRITIC, "kind")}
+GAME = {"propose-solve": "propose_solve", "sneaky-critic": "sneaky_critic"}
+
+
+def heldout(model_dir: Path, recipe: str, precision: str) -> dict:
+    """Greedy accuracy on the recipe's held-out file, overall and per level / kind, each with its interval."""
+    path, split = HELDOUT[recipe]
+    extra = [json.loads(line)[split] for line in path.read_text().splitlines()]
+    engine = load_hf_engine(model_dir, device="cpu", autocast=precision)
+    result = score_benchmark(engine, load_problems(path), SamplingParams(temperature=0.0, max_new_tokens=32, seed=0))
+    out = {"accuracy": result.summary()["accuracy"], "interval": result.summary()["interval"]}
+    for group in sorted(set(extra), key=str):
+        hits = [r.correct for r, g in zip(result.results, extra, strict=True) if g == group]
+        out[f"{split} {group}"] = rate(sum(hits), len(hits))["rate"]
+    out["unread"] = sum(r.predicted is None for r in result.results) / len(result.results)
+    return out
+
+
+def window(metrics: dict[int, dict], lo: int, hi: int, key: str) -> float | None:
+    """Mean of a training metric over steps (lo, hi]: what the run did on its way to a checkpoint."""
+    values = [m[key] for s, m in metrics.items() if lo < s <= hi and key in m]
+    return sum(values) / len(values) if values else None
+
+
+def curve(run_dir: Path, recipe: str, score_every: int = 1) -> list[dict]:
+    """The start and every ``score_every``-th kept checkpoint (and the last), scored on the held-out set."""
+    minutes = cpu_minutes(run_dir)
+    metrics = {m["step"]: m for m in RunDir(run_dir).read_metrics()}
+    precision = load_run_config(run_dir).model.precision
+    game, rows, previous = GAME[recipe], [], 0
+    kept = list_checkpoints(RunDir(run_dir))
+    scored = [c for k, c in enumerate(kept, 1) if k % score_every == 0 or k == len(kept)]
+    for step, path in [(0, None), *scored]:
+        row = {"step": step, "minutes": minutes.get(step, 0.0)}
+        row.update(heldout(start_model(run_dir) if path is None else path / "model", recipe, precision))
+        if step:
+            row["invalid"] = window(metrics, previous, step, f"train/{game}/invalid")
+            row["return0"] = window(metrics, previous, step, f"train/{game}/return/seat0")
+            row["return1"] = window(metrics, previous, step, f"train/{game}/return/seat1")
+        rows.append(row)
+        previous = step
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default=DEFAULT, help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    parser.add_argument("--minutes", type=float, default=15.0, help="CPU-minute budget per run (one thread each)")
+    parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
+    parser.add_argument("--every", type=int, default=20, help="steps between kept checkpoints")
+    parser.add_argument("--score-every", type=int, default=1, help="score every Nth kept checkpoint (and the last)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--root", default="benchmarks/runs/learn_roles", help="run directories")
+    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run, applied last")
+    parser.add_argument("--report-only", action="store_true", help="score the existing runs under --root again")
+    parser.add_argument("--out", default="benchmarks/results/learn_roles.json", help="JSON results")
+    args = parser.parse_args()
+    root, out = Path(args.root), Path(args.out)
+    names = chosen_variants(args.variants, VARIANTS, root, args.report_only)
+    common = budget_overrides(args.minutes, args.every, args.seed)
+    if not args.report_only:
+        run_variants({n: (VARIANTS[n][0], [*VARIANTS[n][1], *args.set]) for n in names}, common, root, args.parallel)
+    results = {n: curve(root / n, VARIANTS[n][0], args.score_every) for n in names if (root / n / "metrics.jsonl").exists()}
+    summary = {}
+    for name, rows in results.items():
+        recipe = VARIANTS[name][0]
+        split = HELDOUT[recipe][1]
+        groups = [k for k in rows[0] if k.startswith(f"{split} ")]
+        print(f"\n{name}: {VARIANTS[name][2]} (held-out {HELDOUT[recipe][0].name}, greedy)")
+        columns = [("minutes", "CPU min", ".1f"), ("step", "step", "d"), ("accuracy", "held-out accuracy", ".3f")]
+        columns += [(g, g, ".3f") for g in groups] + [("unread", "unread", ".3f")]
+        columns += [
+            ("invalid", "refused (train)", ".3f"),
+            ("return0", "seat 0 return", ".3f"),
+            ("return1", "seat 1 return", ".3f"),
+        ]
+        print(table(rows, columns))
+        trained = rows[1:] or rows
+        third = trained[-max(1, len(trained) // 3) :]
+        summary[name] = {
+            "steps": rows[-1]["step"],
+            "minutes": rows[-1]["minutes"],
+            "start": rows[0]["accuracy"],
+            "start_interval": rows[0]["interval"],
+            "final": rows[-1]["accuracy"],
+            "final_interval": rows[-1]["interval"],
+            "best": max(r["accuracy"] for r in trained),
+            "last_third_mean": sum(r["accuracy"] for r in third) / len(third),
+        }
+    print("\nsummary (greedy held-out accuracy, 95% Wilson intervals)")
+    rows = [
+        {
+            "variant": n,
+            **s,
+            "start_ci": "[{:.3f}, {:.3f}]".format(*s["start_interval"]),
+            "final_ci": "[{:.3f}, {:.3f}]".format(*s["final_interval"]),
+        }
+        for n, s in summary.items()
+    ]
+    columns = [("variant", "variant", "s"), ("steps", "steps", "d"), ("minutes", "CPU min", ".1f"), ("start", "start", ".3f")]
+    columns += [("start_ci", "95% CI", "s"), ("final", "final", ".3f"), ("final_ci", "95% CI", "s")]
+    columns += [("last_third_mean", "last third mean", ".3f"), ("best", "best", ".3f")]
+    print(table(rows, columns))
+    variants = {n: (VARIANTS[n][1], VARIANTS[n][2]) for n in VARIANTS}
+    record = run_record(
+        "learn_roles", "propose_solve,sneaky_critic", args, "propose-solve,sneaky-critic", common, variants, names
+    )
+    write_json(out, {**record, "recipes": {n: VARIANTS[n][0] for n in names}, "curves": results, "summary": summary})
+
+
+if __name__ == "__main__":
+    main()
