@@ -19,7 +19,13 @@ views differ in speed on games with several moves a seat
 for the same CPU-time budget on one thread, ``--parallel`` runs at a time; the
 checkpoints are scored afterwards, each with the prompt of its own run.
 
-The bundled model has never seen tiny_hanabi (its answers are 100% invalid
+``mars_three_games`` is the ``mars`` recipe as shipped: tic-tac-toe and Kuhn
+with tiny_hanabi in one batch (issue 15's "a competitive and a cooperative
+game together"); its table adds Kuhn's exact exploitability per checkpoint,
+so both sides of the batch are seen moving. Run it from a model that knows
+tiny_hanabi (``--start DIR``).
+
+Before stage 10, the bundled model had never seen tiny_hanabi (its answers are 100% invalid
 there, so self-play has nothing to learn from), so every run starts from a
 model made first, in about a minute of CPU: the bundled model taught the
 game's answer format and its weak prior (``benchmarks/starts/tiny_hanabi.yaml``,
@@ -52,6 +58,7 @@ from sparring.config import TrainConfig, load_run_config
 from sparring.engines import load_hf_engine
 from sparring.engines.base import SamplingParams
 from sparring.evaluate.cooperative import TeamReturn, team_return
+from sparring.evaluate.exploitability import exploitability_of_table, policy_table
 from sparring.games import make_game
 from sparring.games.base import Game
 from sparring.players.lm import LMPlayer
@@ -60,10 +67,17 @@ ONLY_HANABI = ["games=[{name: tiny_hanabi}]"]
 """The ``mars`` recipe trains three games at once; here it trains tiny_hanabi alone."""
 
 VARIANTS: dict[str, tuple[list[str], str]] = {
-    "mars_trajectory": ([], "the mars recipe: trajectory view, MARS advantages, dual clip 1.4, KL 0.2 to the start"),
-    "mars_turn": (["prompt.view=turn"], "the same in the turn view (a fresh prompt per turn)"),
-    "rae_trajectory": (["advantage.estimator=rae"], "the mars recipe with SPIRAL's RAE (per-role EMA baseline) advantages"),
-    "rae_turn": (["advantage.estimator=rae", "prompt.view=turn"], "RAE advantages in the turn view"),
+    "mars_trajectory": ([*ONLY_HANABI], "the mars recipe: trajectory view, MARS advantages, dual clip 1.4, KL 0.2 to the start"),
+    "mars_turn": ([*ONLY_HANABI, "prompt.view=turn"], "the same in the turn view (a fresh prompt per turn)"),
+    "rae_trajectory": (
+        [*ONLY_HANABI, "advantage.estimator=rae"],
+        "the mars recipe with SPIRAL's RAE (per-role EMA baseline) advantages",
+    ),
+    "rae_turn": ([*ONLY_HANABI, "advantage.estimator=rae", "prompt.view=turn"], "RAE advantages in the turn view"),
+    "mars_three_games": (
+        [],
+        "the mars recipe as shipped: tic-tac-toe and Kuhn (competitive) with tiny_hanabi (cooperative) in one batch",
+    ),
 }
 
 
@@ -89,6 +103,14 @@ def score(model_dir: Path, config: TrainConfig, game: Game) -> TeamReturn:
     return team_return(game, player)
 
 
+def kuhn_exploitability(model_dir: Path, config: TrainConfig) -> float:
+    """Exact Kuhn exploitability of a model, asked with its run's own prompt."""
+    game = make_game("kuhn_poker")
+    engine = load_hf_engine(model_dir, device="cpu", autocast=config.model.precision)
+    player = LMPlayer(engine, game, config.prompt.prompt_config(), SamplingParams(max_new_tokens=config.sampling.max_new_tokens))
+    return exploitability_of_table(game, policy_table(game, player)).exploitability
+
+
 def curve(run_dir: Path, game_name: str) -> list[dict]:
     minutes = cpu_minutes(run_dir)
     metrics = {m["step"]: m for m in (RunDir(run_dir).read_metrics())}
@@ -98,9 +120,10 @@ def curve(run_dir: Path, game_name: str) -> list[dict]:
         result = score(start_model(run_dir) if path is None else path / "model", config, game)
         invalid = metrics.get(step, {}).get(f"train/{game_name}/invalid")
         gap = result.optimum - result.expected
-        rows.append(
-            {"step": step, "minutes": minutes.get(step, 0.0), "team_return": result.expected, "gap": gap, "invalid": invalid}
-        )
+        row = {"step": step, "minutes": minutes.get(step, 0.0), "team_return": result.expected, "gap": gap, "invalid": invalid}
+        if any(g.name == "kuhn_poker" for g in config.games):  # the three-game run: the competitive side too
+            row["kuhn_exploitability"] = kuhn_exploitability(start_model(run_dir) if path is None else path / "model", config)
+        rows.append(row)
     return rows
 
 
@@ -135,12 +158,13 @@ def main() -> None:
     game_name, root, out = "tiny_hanabi", Path(args.root), Path(args.out)
     names = chosen_variants(args.variants, VARIANTS, root, args.report_only)
     start = start_model_dir(Path(args.start) if args.start else root / "start")
-    common = [*ONLY_HANABI, f"model.path={start}", *budget_overrides(args.minutes, args.every, args.seed)]
+    common = [f"model.path={start}", *budget_overrides(args.minutes, args.every, args.seed)]
     if not args.report_only:
         run_variants({n: ("mars", [*VARIANTS[n][0], *args.set]) for n in names}, common, root, args.parallel)
     results = {name: curve(root / name, game_name) for name in names if (root / name / "metrics.jsonl").exists()}
     columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("team_return", "team return", ".3f")]
     columns += [("gap", "gap to optimum", ".3f"), ("invalid", "invalid (train)", ".3f")]
+    columns += [("kuhn_exploitability", "Kuhn exploitability", ".3f")]
     for name, rows in results.items():
         print(f"\n{name}: {VARIANTS[name][1]}")
         print(table(rows, columns))
