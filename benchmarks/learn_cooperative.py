@@ -25,9 +25,9 @@ game together"); its table adds Kuhn's exact exploitability per checkpoint,
 so both sides of the batch are seen moving. Run it from a model that knows
 tiny_hanabi (``--start DIR``).
 
-Before stage 10, the bundled model had never seen tiny_hanabi (its answers are 100% invalid
-there, so self-play has nothing to learn from), so every run starts from a
-model made first, in about a minute of CPU: the bundled model taught the
+Before stage 10 the bundled model had never seen tiny_hanabi (its answers
+were 100% invalid there), so by default every run starts from a model made
+first, in about a minute of CPU: the bundled model taught the
 game's answer format and its weak prior (``benchmarks/starts/tiny_hanabi.yaml``,
 team return 5.33).
 
