@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -36,6 +37,23 @@ def chosen_variants(spec: str, known: dict[str, Any], root: Path, report_only: b
             raise SystemExit(f"{root / name} {'is missing' if report_only else 'exists; remove it or pass --root'}")
     root.mkdir(parents=True, exist_ok=True)
     return names
+
+
+def learning_arguments(
+    parser: argparse.ArgumentParser, name: str, variants: dict[str, Any], default: str, every: int
+) -> argparse.ArgumentParser:
+    """The arguments every learning benchmark takes (variants, budget, parallel runs, checkpoint cadence, seed,
+    where runs and results go, extra overrides, scoring existing runs again); ``name`` names its defaults."""
+    parser.add_argument("--variants", default=default, help=f"comma-separated, from: {', '.join(variants)}")
+    parser.add_argument("--minutes", type=float, default=15.0, help="CPU-minute budget per run (one thread each)")
+    parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
+    parser.add_argument("--every", type=int, default=every, help="steps between kept checkpoints")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--root", default=f"benchmarks/runs/{name}", help="run directories")
+    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run, applied last")
+    parser.add_argument("--report-only", action="store_true", help="score the existing runs under --root again")
+    parser.add_argument("--out", default=f"benchmarks/results/{name}.json", help="JSON results")
+    return parser
 
 
 def budget_overrides(minutes: float, every: int, seed: int) -> list[str]:

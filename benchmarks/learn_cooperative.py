@@ -45,6 +45,7 @@ from common import (
     budget_overrides,
     chosen_variants,
     cpu_minutes,
+    learning_arguments,
     line_chart,
     run_record,
     run_variants,
@@ -142,17 +143,7 @@ def summarize(rows: list[dict]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--variants", default="mars_trajectory,rae_trajectory", help=f"comma-separated, from: {', '.join(VARIANTS)}"
-    )
-    parser.add_argument("--minutes", type=float, default=15.0, help="CPU-minute budget per run (one thread each)")
-    parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
-    parser.add_argument("--every", type=int, default=10, help="steps between kept checkpoints")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--root", default="benchmarks/runs/learn_cooperative", help="run directories")
-    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run, applied last")
-    parser.add_argument("--report-only", action="store_true", help="score the existing runs under --root again")
-    parser.add_argument("--out", default="benchmarks/results/learn_cooperative.json", help="JSON results")
+    learning_arguments(parser, "learn_cooperative", VARIANTS, "mars_trajectory,rae_trajectory", 10)
     parser.add_argument("--start", default=None, help="start model directory (default ROOT/start, made if missing)")
     args = parser.parse_args()
     game_name, root, out = "tiny_hanabi", Path(args.root), Path(args.out)

@@ -30,7 +30,17 @@ import argparse
 import json
 from pathlib import Path
 
-from common import budget_overrides, chosen_variants, cpu_minutes, run_record, run_variants, start_model, table, write_json
+from common import (
+    budget_overrides,
+    chosen_variants,
+    cpu_minutes,
+    learning_arguments,
+    run_record,
+    run_variants,
+    start_model,
+    table,
+    write_json,
+)
 
 from sparring.checkpoint import RunDir, list_checkpoints
 from sparring.config import load_run_config
@@ -100,16 +110,8 @@ def curve(run_dir: Path, recipe: str, score_every: int = 1) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", default=DEFAULT, help=f"comma-separated, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--minutes", type=float, default=15.0, help="CPU-minute budget per run (one thread each)")
-    parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
-    parser.add_argument("--every", type=int, default=20, help="steps between kept checkpoints")
+    learning_arguments(parser, "learn_roles", VARIANTS, DEFAULT, 20)
     parser.add_argument("--score-every", type=int, default=1, help="score every Nth kept checkpoint (and the last)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--root", default="benchmarks/runs/learn_roles", help="run directories")
-    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run, applied last")
-    parser.add_argument("--report-only", action="store_true", help="score the existing runs under --root again")
-    parser.add_argument("--out", default="benchmarks/results/learn_roles.json", help="JSON results")
     args = parser.parse_args()
     root, out = Path(args.root), Path(args.out)
     names = chosen_variants(args.variants, VARIANTS, root, args.report_only)
