@@ -40,6 +40,7 @@ import argparse
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from common import (
     budget_overrides,
@@ -97,33 +98,30 @@ def start_model_dir(path: Path) -> Path:
     return path
 
 
-def score(model_dir: Path, config: TrainConfig, game: Game) -> TeamReturn:
-    """Exact team return of a model playing both seats, asked with its run's own prompt (and the optimum)."""
-    engine = load_hf_engine(model_dir, device="cpu", autocast=config.model.precision)
-    player = LMPlayer(engine, game, config.prompt.prompt_config(), SamplingParams(max_new_tokens=config.sampling.max_new_tokens))
-    return team_return(game, player)
-
-
-def kuhn_exploitability(model_dir: Path, config: TrainConfig) -> float:
-    """Exact Kuhn exploitability of a model, asked with its run's own prompt."""
-    game = make_game("kuhn_poker")
-    engine = load_hf_engine(model_dir, device="cpu", autocast=config.model.precision)
-    player = LMPlayer(engine, game, config.prompt.prompt_config(), SamplingParams(max_new_tokens=config.sampling.max_new_tokens))
-    return exploitability_of_table(game, policy_table(game, player)).exploitability
+def run_player(engine: Any, config: TrainConfig, game: Game) -> LMPlayer:
+    """A model as its run plays it: the run's own prompt and answer length."""
+    return LMPlayer(engine, game, config.prompt.prompt_config(), SamplingParams(max_new_tokens=config.sampling.max_new_tokens))
 
 
 def curve(run_dir: Path, game_name: str) -> list[dict]:
+    """Per kept checkpoint (and the start): exact team return playing both seats, and, for a run that also
+    trains Kuhn (the three-game recipe), Kuhn's exact exploitability from the same loaded model."""
     minutes = cpu_minutes(run_dir)
     metrics = {m["step"]: m for m in (RunDir(run_dir).read_metrics())}
     config, game = load_run_config(run_dir), make_game(game_name)
+    kuhn = make_game("kuhn_poker") if any(g.name == "kuhn_poker" for g in config.games) else None
     rows = []
     for step, path in [(0, None), *list_checkpoints(RunDir(run_dir))]:
-        result = score(start_model(run_dir) if path is None else path / "model", config, game)
+        model_dir = start_model(run_dir) if path is None else path / "model"
+        engine = load_hf_engine(model_dir, device="cpu", autocast=config.model.precision)
+        result: TeamReturn = team_return(game, run_player(engine, config, game))
         invalid = metrics.get(step, {}).get(f"train/{game_name}/invalid")
         gap = result.optimum - result.expected
         row = {"step": step, "minutes": minutes.get(step, 0.0), "team_return": result.expected, "gap": gap, "invalid": invalid}
-        if any(g.name == "kuhn_poker" for g in config.games):  # the three-game run: the competitive side too
-            row["kuhn_exploitability"] = kuhn_exploitability(start_model(run_dir) if path is None else path / "model", config)
+        if kuhn is not None:
+            row["kuhn_exploitability"] = exploitability_of_table(
+                kuhn, policy_table(kuhn, run_player(engine, config, kuhn))
+            ).exploitability
         rows.append(row)
     return rows
 
