@@ -214,8 +214,8 @@ def pretrain(
     distill: Annotated[
         str | None,
         typer.Option(
-            help="Full-batch steps on every information state afterwards, e.g. kuhn_poker=600,leduc_poker=300 "
-            "(default: the bundled model's; 'none' for no such phase)."
+            help="Steps afterwards on every information state of a game OpenSpiel lists, else on a pool of prior-play "
+            "turns, e.g. kuhn_poker=600,spy=200 (default: the bundled model's; 'none' for no such phase)."
         ),
     ] = None,
     minutes: Annotated[float, typer.Option(help="Safety cap on the corpus phase's wall-clock time.")] = 120.0,

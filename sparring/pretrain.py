@@ -48,7 +48,7 @@ import math
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -117,11 +117,16 @@ class PretrainConfig:
     seed: int = 0
     distill: dict[str, int] = field(default_factory=lambda: {"kuhn_poker": 750, "leduc_poker": 375})
     """Steps after the corpus on *every* information state of these games at once (OpenSpiel's enumeration;
-    Kuhn has 12, Leduc 936, sampled ``batch_size`` at a time), answers only, with the prior's whole
+    Kuhn has 12, Leduc 936, sampled ``batch_size`` at a time; a game it does not list uses ``distill_pool``
+    turns of prior play instead), answers only, with the prior's whole
     distribution as the target. Measured: after the corpus the tiny model ignores its card (P(bet) 0.50 for
     J, Q and K alike). Its rules text names all three cards, so finding *its* card means attending by
     position, a circuit that minibatches of sampled turns (300 more steps, sharpened targets, or the card
     stated again in the answer) never formed; the noiseless full-batch gradient over Kuhn's 12 states does."""
+    distill_pool: int = 2048
+    """For a game OpenSpiel does not enumerate (the role games, connect_four, ...), how many turns of prior play
+    stand in for its information states in the distill phase, drawn once and sampled ``batch_size`` at a time. A
+    free-text turn's target is the prior's sampled answer; a listed turn's, the prior's whole distribution."""
     distill_lr: float = 5e-4
     distill_solo: int = 200
     """The first distill steps of each game run alone, with no corpus batches in between: with a corpus batch
@@ -240,16 +245,33 @@ def parse_distill(text: str) -> dict[str, int]:
 
 
 def check_distill(distill: dict[str, int]) -> None:
-    """Every game of a distill phase must have information states OpenSpiel enumerates (from the CLI or a
+    """Every game of a distill phase must be a registered game and its steps a count (from the CLI or a
     ``--config`` file alike); a one-line error otherwise."""
     from sparring.errors import UserError
 
     for name, steps in distill.items():
-        entry = game_entry(name)
-        if not (entry.exploitability or entry.enumerable or entry.team_optimum):
-            raise UserError(f"--distill {name}: needs a game whose states OpenSpiel enumerates (kuhn_poker, tic_tac_toe, ...)")
+        try:
+            enumerable(name)
+        except UserError as exc:
+            raise UserError(f"--distill {name}: {exc}") from None
         if not isinstance(steps, int) or steps < 0:
             raise UserError(f"--distill {name}: steps must be a whole number >= 0, got {steps!r}")
+
+
+def enumerable(name: str) -> bool:
+    """Whether OpenSpiel lists this game's information states (``decision_states``)."""
+    entry = game_entry(parse_spec(name, what="game").name)
+    return bool(entry.exploitability or entry.enumerable or entry.team_optimum)
+
+
+def distill_samples(name: str, config: PretrainConfig, prompt: PromptConfig | None = None) -> list[Sample]:
+    """A distill phase's states for one game: every information state where OpenSpiel lists them, else
+    ``config.distill_pool`` turns of prior play (no deliberately invalid answers), drawn from the config's seed."""
+    if enumerable(name):
+        return information_states(name, prompt)
+    clean = replace(config, invalid_rate=0.0)
+    rng = random.Random(f"{config.seed}:distill:{name}")
+    return [sample for _, sample in game_turns(name, config.distill_pool, clean, prompt or PromptConfig(), rng)]
 
 
 def information_states(name: str, prompt: PromptConfig | None = None) -> list[Sample]:
@@ -392,7 +414,8 @@ def encode_samples(tokenizer: Any, samples: list[Sample]) -> list[Encoded]:
     answers = tokenizer([s.answer for s in samples], add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id
     texts = sorted({a for s in samples for a in s.options})
-    option_ids = {t: ids + [eos] for t, ids in zip(texts, tokenizer(texts, add_special_tokens=False)["input_ids"], strict=True)}
+    option_texts = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []  # none on free-text turns
+    option_ids = {t: ids + [eos] for t, ids in zip(texts, option_texts, strict=True)}
     systems: dict[str, int] = {}
     for s in samples:
         key = s.messages[0]["content"]
@@ -526,7 +549,7 @@ def distill(
     games are not forgotten."""
     replayed = 0
     rng = random.Random(config.seed)
-    states = {name: encode_samples(tokenizer, information_states(name)) for name in config.distill}
+    states = {name: encode_samples(tokenizer, distill_samples(name, config)) for name in config.distill}
     for group in optimizer.param_groups:
         group["lr"] = config.distill_lr
     done = {name: 0 for name in states}

@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from sparring.engines.paths import BUNDLED
 from sparring.errors import UserError
-from sparring.pretrain import PretrainConfig, corpus, information_states, parse_distill, pretrain
+from sparring.pretrain import PretrainConfig, corpus, distill_samples, information_states, parse_distill, pretrain
 
 TINY = {
     "mix": {"kuhn_poker": 24, "tic_tac_toe": 24},
@@ -70,6 +70,19 @@ def test_information_states_cover_kuhn_with_the_priors_distribution():
     assert all(abs(sum(s.options.values()) - 1) < 1e-9 and s.answer in s.options for s in samples)
 
 
+def test_distill_samples_of_a_game_openspiel_cannot_list_are_turns_of_prior_play():
+    """Role games have no enumeration: a fixed pool of prior-play turns stands in, with the prior's whole
+    distribution on a listed turn (spy) and a sampled well-formed answer on a free-text one (propose_solve)."""
+    config = PretrainConfig(distill_pool=60)
+    spy = distill_samples("spy", config)
+    assert len(spy) == 60 and spy == distill_samples("spy", config)  # the same pool from the same seed
+    assert all(abs(sum(s.options.values()) - 1) < 1e-9 and s.answer in s.options for s in spy)
+    tasks = distill_samples("propose_solve", config)
+    proposer = [s for s in tasks if "proposer" in s.messages[-1]["content"]]
+    assert proposer and all(not s.options and " = " in s.answer and s.answer.startswith("\\boxed{") for s in proposer)
+    assert len(distill_samples("kuhn_poker", config)) == 12  # a listed game keeps its exact states
+
+
 def test_distill_phase_runs_its_steps_and_bad_specs_are_one_line_errors(tmp_path):
     config = PretrainConfig(**{**TINY, "distill": {"kuhn_poker": 3}, "distill_solo": 1, "distill_replay": 2})
     info = pretrain(tmp_path / "m", config, progress=False)
@@ -78,7 +91,8 @@ def test_distill_phase_runs_its_steps_and_bad_specs_are_one_line_errors(tmp_path
     assert parse_distill("kuhn_poker=600, leduc_poker=300") == {"kuhn_poker": 600, "leduc_poker": 300}
     assert parse_distill("none") == {}
     assert parse_distill("tic_tac_toe=5") == {"tic_tac_toe": 5}  # every position can be listed
-    for bad in ("kuhn_poker", "kuhn_poker=x", "connect_four=5", "nope=3"):
+    assert parse_distill("spy=5,connect_four=2") == {"spy": 5, "connect_four": 2}  # sampled turns stand in for its states
+    for bad in ("kuhn_poker", "kuhn_poker=x", "nope=3", "spy=-1"):
         with pytest.raises(UserError):
             parse_distill(bad)
 
