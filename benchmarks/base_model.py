@@ -1,7 +1,7 @@
 """The base model's starting figures: what self-play starts from, and that it is weak but reads the game.
 
 For a model directory (the bundled one by default): legal-move rate per game
-(sampled at temperature 1 over random positions), exact Kuhn and Leduc
+(sampled at temperature 1 over random positions; per role in the role games), exact Kuhn and Leduc
 exploitability with the per-card Kuhn policy, and tic-tac-toe against perfect
 ``minimax`` per seat, greedy and sampled, with 95% Wilson intervals. The
 issue's bounds for a base model: Kuhn exploitability >= 0.2, tic-tac-toe
@@ -21,7 +21,11 @@ from sparring.evaluate.exploitability import exploitability_of_table, kuhn_polic
 from sparring.evaluate.suite import evaluate_game
 from sparring.games import make_game
 from sparring.players import make_player
-from sparring.pretrain import BUNDLED_DIR, PretrainConfig, legal_move_rate
+from sparring.pretrain import BUNDLED_DIR, PretrainConfig, legal_move_rate, legal_move_rate_by_role
+
+ROLE_GAMES = ("propose_solve", "sneaky_critic", "qrv", "red_team", "spy")
+"""Issue 13's games, whose well-formed rate is given per role: a free-text turn (the proposer's task, the
+sneaky rewrite) and a listed one (the critic's pick) differ by an order of magnitude."""
 
 
 def main() -> None:
@@ -34,6 +38,9 @@ def main() -> None:
     legal = {name: legal_move_rate(model, name) for name in PretrainConfig().mix}
     rows = [{"game": g, "legal": r} for g, r in legal.items()]
     print(table(rows, [("game", "game", "s"), ("legal", "legal-move rate", ".3f")]))
+    roles = {name: legal_move_rate_by_role(model, name) for name in ROLE_GAMES}
+    rows = [{"game": g, "role": role, "rate": r} for g, by in roles.items() for role, r in by.items()]
+    print(table(rows, [("game", "game", "s"), ("role", "role", "s"), ("rate", "well-formed rate", ".3f")]))
     exact = {}
     for name in ("kuhn_poker", "leduc_poker"):
         game = make_game(name)
@@ -55,7 +62,14 @@ def main() -> None:
         print(f"tic-tac-toe vs minimax, {label}:", ttt[label])
     write_json(
         Path(args.out),
-        {"model": str(model), "machine": machine(), "legal_move_rate": legal, "exact": exact, "tic_tac_toe_vs_minimax": ttt},
+        {
+            "model": str(model),
+            "machine": machine(),
+            "legal_move_rate": legal,
+            "role_games_by_role": roles,
+            "exact": exact,
+            "tic_tac_toe_vs_minimax": ttt,
+        },
     )
 
 

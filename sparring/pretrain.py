@@ -579,6 +579,24 @@ def distill(
 
 def legal_move_rate(model_dir: Path, game_name: str, positions: int = 200, seed: int = 0) -> float:
     """Share of sampled answers (temperature 1) that are legal moves, over random positions of a game."""
+    turns = sampled_turns(model_dir, game_name, positions, seed)
+    return sum(legal for _, legal in turns) / len(turns)
+
+
+def legal_move_rate_by_role(model_dir: Path, game_name: str, positions: int = 200, seed: int = 0) -> dict[str, float]:
+    """``legal_move_rate`` split by who moved: the role the observation names (``proposer``, ``critic``, ...),
+    else the seat. A role game's free-text turn and its listed turn differ by an order of magnitude, which one
+    rate over both seats hides."""
+    by_role: dict[str, list[bool]] = {}
+    for role, legal in sampled_turns(model_dir, game_name, positions, seed):
+        by_role.setdefault(role, []).append(legal)
+    return {role: sum(v) / len(v) for role, v in sorted(by_role.items())}
+
+
+def sampled_turns(model_dir: Path, game_name: str, positions: int, seed: int) -> list[tuple[str, bool]]:
+    """(role, legal) for the model's sampled answer at ``positions`` random positions (a few random moves in)."""
+    import re
+
     from sparring.engines.hf import HFEngine
     from sparring.games.base import InvalidAction
     from sparring.players.lm import LMPlayer
@@ -597,12 +615,15 @@ def legal_move_rate(model_dir: Path, game_name: str, positions: int = 200, seed:
         if not state.is_terminal():
             states.append(state)
             seats.append(state.current_player)
-    legal = 0
-    for state, move in zip(states, player.act_batch(states, seats), strict=True):
+    turns = []
+    for state, seat, move in zip(states, seats, player.act_batch(states, seats), strict=True):
+        named = re.match(r"You are the ([a-z ]+?) \(", state.observation(seat))
+        legal = False
         if move.action is not None:
             try:
                 state.clone().apply(move.action)
-                legal += 1
+                legal = True
             except InvalidAction:
                 pass
-    return legal / len(states)
+        turns.append((named.group(1) if named else f"seat {seat}", legal))
+    return turns

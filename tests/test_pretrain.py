@@ -201,3 +201,16 @@ def test_the_bundled_model_plays_tiny_hanabi_above_uniform():
 
     game = make_game("tiny_hanabi")
     assert team_return(game, make_player(f"model:{BUNDLED}", game)).expected > 3.9
+
+
+def test_legal_move_rate_by_role_splits_the_same_turns_by_the_role_the_observation_names():
+    """The per-role rates are the overall rate's turns, grouped: proposer and solver in propose_solve, seats in spy."""
+    from sparring.pretrain import legal_move_rate, legal_move_rate_by_role, sampled_turns
+
+    turns = sampled_turns(BUNDLED, "propose_solve", 24, 3)
+    by_role = legal_move_rate_by_role(BUNDLED, "propose_solve", 24, 3)
+    assert set(by_role) == {role for role, _ in turns} == {"proposer", "solver"}
+    counts = {role: sum(r == role for r, _ in turns) for role in by_role}
+    overall = sum(by_role[r] * counts[r] for r in by_role) / len(turns)
+    assert overall == pytest.approx(legal_move_rate(BUNDLED, "propose_solve", 24, 3))
+    assert set(legal_move_rate_by_role(BUNDLED, "spy", 12, 0)) <= {"seat 0", "seat 1", "seat 2"}
