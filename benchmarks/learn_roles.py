@@ -61,6 +61,12 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "solver_grpo": ("propose-solve", [*VS_PRIOR, "advantage.estimator=grpo"], "the same with GRPO's batch-group mean"),
     "solver_self_play": ("propose-solve", [], "propose-solve in self-play (RAE): the proposer is the model too"),
     "critic_rae": ("sneaky-critic", [], "sneaky-critic recipe, self-play: SPIRAL's RAE, one EMA baseline per role"),
+    "critic_vs_prior": (
+        "sneaky-critic",
+        [*VS_PRIOR],
+        "sneaky-critic vs the prior sneaky player (RAE): the critic faces real planted errors, which the model's own "
+        "rewrites (~1% well-formed) never give it",
+    ),
 }
 DEFAULT = "solver_rae,solver_reinforce,solver_grpo,critic_rae"
 HELDOUT = {"propose-solve": (ARITH, "level"), "sneaky-critic": (CRITIC, "kind")}

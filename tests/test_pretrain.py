@@ -111,7 +111,7 @@ def test_the_bundled_model_reads_its_card_and_where_it_is_in_the_hand():
     """Issue 11: the first bundled model bet 0.487 with J, Q and K alike; stage 7 read the card but bet alike
     first and after a check. This one bets more with better cards, bluffs a J and bets a K more after a check
     than first to act (prior: first 0.35 / 0.5 / 0.65, after a check 0.5 / 0.4 / 0.8), and calls a Q more
-    after its own check (0.6, not 0.5). Q's two betting places are tied again since stage 10 (0.46 / 0.47)."""
+    after its own check (0.6, not 0.5). Q's two betting places are tied again since stage 10 (stage 11: 0.50 / 0.46)."""
     places = kuhn_places(BUNDLED)
     first, after_check = places["bet_first"], places["bet_after_check"]
     assert first[0] < first[1] < first[2] and first[2] - first[0] > 0.2, places
