@@ -46,6 +46,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -595,8 +596,6 @@ def legal_move_rate_by_role(model_dir: Path, game_name: str, positions: int = 20
 
 def sampled_turns(model_dir: Path, game_name: str, positions: int, seed: int) -> list[tuple[str, bool]]:
     """(role, legal) for the model's sampled answer at ``positions`` random positions (a few random moves in)."""
-    import re
-
     from sparring.engines.hf import HFEngine
     from sparring.games.base import InvalidAction
     from sparring.players.lm import LMPlayer

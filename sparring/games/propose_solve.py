@@ -50,7 +50,7 @@ Prior of the bundled base model (:func:`prior`): the proposer picks among a
 few example tasks drawn from the seed (three valid, one invalid), with half
 its mass spread on the valid ones; the solver says the right value with
 probability 0.4 more than its uniform share among the right value and a few
-near misses. The bundled model was taught it in its stage 9.
+near misses. The bundled model was taught it in its stages 9 and 11.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ Prior of the bundled base model (:func:`prior`): the questioner picks among a
 few example questions drawn from the seed (three valid, one with a wrong
 reference answer), half its mass on the valid ones; the responder puts 0.4 of
 its mass, on top of uniform, on the right value among a few of the
-document's values. The bundled model was taught it in its stage 9.
+document's values. The bundled model was taught it in its stages 9 and 11.
 """
 
 from __future__ import annotations

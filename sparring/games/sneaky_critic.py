@@ -40,7 +40,7 @@ a few example rewrites drawn from the seed (three wrong ones, one that restates
 the correct step), half its mass spread on the wrong ones; the critic puts 0.4
 of its mass, on top of uniform, on the first step that breaks the chain (or
 ``none``), which it can read off what it sees. The bundled model was taught it
-in its stage 9.
+in its stages 9 and 11.
 """
 
 from __future__ import annotations

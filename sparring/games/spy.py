@@ -25,7 +25,7 @@ non-spy's only evidence is which described items are missing from its own
 list (at most the spy's odd item, when the spy names it).
 
 Prior of the bundled base model (:func:`prior`; the bundled model saw it in
-its stage 9): describing, uniform over one's own 3 items;
+its stages 9 and 11): describing, uniform over one's own 3 items;
 voting, 40% of the mass spread over the seats whose description is not in
 the voter's own list (when there are any), the rest uniform over the legal
 votes. It reads the one clue in plain sight and nothing else.
