@@ -218,13 +218,21 @@ def pretrain(
             "turns, e.g. kuhn_poker=600,spy=200 (default: the bundled model's; 'none' for no such phase)."
         ),
     ] = None,
+    format_steps: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Steps afterwards of REINFORCE on well-formed moves alone, per game or game@seat, "
+            "e.g. sneaky_critic@0=60,spy=40 (sparring/pretrain_format.py; default none).",
+        ),
+    ] = None,
     minutes: Annotated[float, typer.Option(help="Safety cap on the corpus phase's wall-clock time.")] = 120.0,
     config_file: Annotated[
         str | None,
         typer.Option(
             "--config",
             help="YAML/JSON of PretrainConfig fields (e.g. sparring-tiny/stages/*.yaml); replaces --steps, --seed and "
-            "--minutes, while --init, --distill and --scale still apply.",
+            "--minutes, while --init, --distill, --format and --scale still apply.",
         ),
     ] = None,
 ) -> None:
@@ -244,6 +252,9 @@ def pretrain(
     if distill is not None:
         config.distill = parse_distill(distill)
     check_distill(config.distill)
+    if format_steps is not None:
+        config.format = parse_distill(format_steps, "--format")
+    check_distill(config.format, "--format")
     config.mix = {k: max(1, int(v * scale)) for k, v in config.mix.items()}
     info = run_pretrain(Path(out), config)
     console.print(

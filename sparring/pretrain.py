@@ -43,6 +43,7 @@ strong. ``sparring pretrain --out DIR`` reproduces it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -137,6 +138,12 @@ class PretrainConfig:
     """Corpus batches (all games, as in the main phase) after each distill step past ``distill_solo``. Measured
     without them: 900 Kuhn/Leduc-only steps left tic-tac-toe's legal-move rate at 0.585 (from 0.85), liar's
     dice's at 0.025."""
+    format: dict[str, int] = field(default_factory=dict)
+    """Steps per game (``game`` or ``game@seat``) of the format phase (``sparring.pretrain_format``), after the
+    distill phase: on turns of prior play, REINFORCE on the model's own samples with reward 1 for an answer the
+    game accepts, 0 for one it refuses. It teaches a free-text turn's form (distilling teaches only its shape)
+    and nothing else."""
+    format_lr: float = 1e-4
     init: str | None = None
     """Continue from this model directory (its tokenizer and weights) instead of a new tokenizer and random
     weights (``--init``): re-targets an existing base at a new prior without starting over."""
@@ -229,8 +236,9 @@ def load_pretrain_config(path: Path) -> PretrainConfig:
         raise UserError(f"--config {path}: {where}: {first['msg']} (got {first.get('input')!r})") from None
 
 
-def parse_distill(text: str) -> dict[str, int]:
-    """``kuhn_poker=600,leduc_poker=300`` (or ``none``) as ``PretrainConfig.distill``; one-line errors."""
+def parse_distill(text: str, flag: str = "--distill") -> dict[str, int]:
+    """``kuhn_poker=600,leduc_poker=300`` (or ``none``) as ``PretrainConfig.distill`` (or ``.format``, whose
+    keys may name a seat: ``sneaky_critic@0=60``); one-line errors."""
     from sparring.errors import UserError
 
     if text.strip().lower() in ("", "none"):
@@ -239,24 +247,44 @@ def parse_distill(text: str) -> dict[str, int]:
     for part in text.split(","):
         name, _, steps = part.partition("=")
         if not steps.strip().isdigit():
-            raise UserError(f"--distill {part!r}: expected game=steps, e.g. kuhn_poker=600")
+            raise UserError(f"{flag} {part!r}: expected game=steps, e.g. kuhn_poker=600")
         out[name.strip()] = int(steps)
-    check_distill(out)
+    check_distill(out, flag)
     return out
 
 
-def check_distill(distill: dict[str, int]) -> None:
-    """Every game of a distill phase must be a registered game and its steps a count (from the CLI or a
-    ``--config`` file alike); a one-line error otherwise."""
+def check_distill(distill: dict[str, int], flag: str = "--distill") -> None:
+    """Every game of a distill (or format) phase must be a registered game, a format key's seat a number, and
+    its steps a count (from the CLI or a ``--config`` file alike); a one-line error otherwise."""
     from sparring.errors import UserError
 
-    for name, steps in distill.items():
+    for key, steps in distill.items():
+        name, _, seat = key.partition("@")
+        if seat and (flag == "--distill" or not seat.isdigit()):
+            raise UserError(f"{flag} {key}: {'a distill phase takes whole games' if flag == '--distill' else 'game@seat'}")
         try:
             enumerable(name)
         except UserError as exc:
-            raise UserError(f"--distill {name}: {exc}") from None
+            raise UserError(f"{flag} {key}: {exc}") from None
         if not isinstance(steps, int) or steps < 0:
-            raise UserError(f"--distill {name}: steps must be a whole number >= 0, got {steps!r}")
+            raise UserError(f"{flag} {key}: steps must be a whole number >= 0, got {steps!r}")
+
+
+def format_turns(key: str, config: PretrainConfig) -> list[State]:
+    """The states of ``config.distill_pool`` turns of prior play of a format-phase key: ``game`` (every turn)
+    or ``game@seat`` (one seat's turns: ``propose_solve@0`` is the proposer's, a fifth of that game's turns)."""
+    from sparring.errors import UserError
+
+    name, _, seat = key.partition("@")
+    if seat and not seat.isdigit():
+        raise UserError(f"format {key}: write game or game@seat, e.g. propose_solve@0")
+    rng = random.Random(f"{config.seed}:format:{key}")
+    clean = replace(config, invalid_rate=0.0)
+    states = [s for s, _ in game_turns(name, config.distill_pool, clean, PromptConfig(), rng)]
+    states = [s for s in states if not seat or s.current_player == int(seat)]
+    if not states:
+        raise UserError(f"format {key}: seat {seat} never moves in {config.distill_pool} turns of prior play")
+    return states
 
 
 def enumerable(name: str) -> bool:
@@ -505,6 +533,24 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
                     print(f"pretrain step {step}/{len(plan)} loss {recent:.3f} ({seconds:.0f}s)", flush=True)
     replay = [[encoded[i] for i in b] for _ in range(config.epochs) for b in batches(encoded, groups, config.batch_size, rng)]
     distilled = distill(model, tokenizer, optimizer, config, dtype, progress, replay) if config.distill else {}
+    formatted = {}
+    if config.format:
+        from sparring.pretrain_format import format_phase
+
+        for group in optimizer.param_groups:
+            group["lr"] = config.format_lr
+        corpus_batches = itertools.cycle(replay)
+
+        def after_step() -> int:  # corpus replay, as after a distill step
+            count = config.distill_replay if replay else 0
+            for _ in range(count):
+                train_step(model, optimizer, next(corpus_batches), config.observation_loss_weight, tokenizer.pad_token_id, dtype)
+            return count
+
+        pools = {key: format_turns(key, config) for key in config.format}
+        formatted = format_phase(
+            model, tokenizer, optimizer, pools, config.format, config.batch_size, config.seed, dtype, progress, after_step
+        )
     info = {
         "config": asdict(config),
         "corpus_turns": len(samples),
@@ -514,6 +560,7 @@ def pretrain(out: Path, config: PretrainConfig, progress: bool = True) -> dict[s
         "steps": len(losses),
         "final_loss": sum(losses[-100:]) / max(1, len(losses[-100:])),
         "distill": distilled,
+        "format": formatted,
         "train_seconds": time.perf_counter() - train_start,
         "total_seconds": time.perf_counter() - started,
         "torch_threads": torch.get_num_threads(),

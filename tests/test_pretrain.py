@@ -92,9 +92,13 @@ def test_distill_phase_runs_its_steps_and_bad_specs_are_one_line_errors(tmp_path
     assert parse_distill("none") == {}
     assert parse_distill("tic_tac_toe=5") == {"tic_tac_toe": 5}  # every position can be listed
     assert parse_distill("spy=5,connect_four=2") == {"spy": 5, "connect_four": 2}  # sampled turns stand in for its states
-    for bad in ("kuhn_poker", "kuhn_poker=x", "nope=3", "spy=-1"):
+    for bad in ("kuhn_poker", "kuhn_poker=x", "nope=3", "spy=-1", "spy@0=3"):
         with pytest.raises(UserError):
             parse_distill(bad)
+    assert parse_distill("sneaky_critic@0=60,spy=4", "--format") == {"sneaky_critic@0": 60, "spy": 4}
+    for bad in ("sneaky_critic@x=3", "nope@0=3", "spy"):
+        with pytest.raises(UserError, match="--format"):
+            parse_distill(bad, "--format")
 
 
 def kuhn_places(model_dir) -> dict[str, list[float]]:
@@ -214,3 +218,55 @@ def test_legal_move_rate_by_role_splits_the_same_turns_by_the_role_the_observati
     overall = sum(by_role[r] * counts[r] for r in by_role) / len(turns)
     assert overall == pytest.approx(legal_move_rate(BUNDLED, "propose_solve", 24, 3))
     assert set(legal_move_rate_by_role(BUNDLED, "spy", 12, 0)) <= {"seat 0", "seat 1", "seat 2"}
+
+
+def test_a_format_step_raises_accepted_answers_and_lowers_refused_ones(tmp_path):
+    """REINFORCE on well-formedness alone: the accepted answer's log-prob rises, the refused one's falls."""
+    from sparring.engines.hf import HFEngine
+    from sparring.games import make_game
+    from sparring.players.base import Move
+    from sparring.players.lm import LMPlayer
+    from sparring.prefix import response_log_softmax
+    from sparring.pretrain_format import format_step
+
+    pretrain(tmp_path / "m", PretrainConfig(**TINY), progress=False)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "m")
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "m", dtype=torch.float32)
+    game = make_game("sneaky_critic:clean=0")
+    states = [game.new_state(seed) for seed in range(2)]
+    prompts = [LMPlayer(HFEngine(model, tokenizer=tokenizer), game).turn_prompt(game, s, 0) for s in states]
+    answers = ["\\boxed{step 1 = 999999}", "\\boxed{step one}"]  # the game takes the first, refuses the second
+    responses = [tokenizer.encode(a, add_special_tokens=False) + [tokenizer.eos_token_id] for a in answers]
+
+    class Scripted:
+        def act_batch(self, states, seats):
+            turns = zip(answers, prompts, responses, strict=True)
+            return [Move(a[7:-1], None, a, {"prompt_ids": p, "response_ids": r}) for a, p, r in turns]
+
+    def logps():
+        with torch.no_grad():
+            rows = response_log_softmax(model, prompts, responses, tokenizer.pad_token_id, torch.device("cpu"))
+        picked = rows.gather(-1, torch.tensor([t for r in responses for t in r]).unsqueeze(-1)).squeeze(-1)
+        return [float(p.sum()) for p in picked.split([len(r) for r in responses])]
+
+    before = logps()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    assert format_step(model, tokenizer, optimizer, Scripted(), states, None) == 0.5
+    after = logps()
+    assert after[0] > before[0] and after[1] < before[1]
+
+
+def test_format_phase_runs_its_steps_on_the_seat_it_names(tmp_path):
+    from sparring.pretrain import format_turns
+
+    config = PretrainConfig(**{**TINY, "format": {"propose_solve@0": 2}, "distill_pool": 40, "distill_replay": 1})
+    info = pretrain(tmp_path / "m", config, progress=False)
+    assert info["format"]["steps"] == {"propose_solve@0": 2} and info["format"]["replayed_batches"] == 2
+    assert 0.0 <= info["format"]["accepted"]["propose_solve@0"]["first_10"] <= 1.0
+    proposer = format_turns("propose_solve@0", config)
+    assert proposer and all(s.current_player == 0 and s.task is None for s in proposer)
+    both = format_turns("propose_solve", config)
+    assert {s.current_player for s in both} == {0, 1} and len(both) == 40
+    for bad, why in (("propose_solve@x", "game@seat"), ("propose_solve@5", "never moves")):
+        with pytest.raises(UserError, match=why):
+            format_turns(bad, config)
