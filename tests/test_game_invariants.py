@@ -166,28 +166,33 @@ def information_state(state: Any, player: int) -> str:
         return repr((state.items[player], state.descriptions, state.votes[player : player + 1], state.current_player == player))
     if isinstance(state, ProposeSolveState):
         # The solver never sees the proposal as written (an arith proposal states its answer) nor its own earlier
-        # attempts (they are independent tries); the proposer sees its proposal and the solver's tally.
+        # attempts (they are independent tries); the proposer sees its example tasks until it proposes, then its
+        # proposal and the solver's tally.
         if player == 1:
             return repr((state.task and state.task.problem, state.task and state.task.invalid))
-        return repr((state.proposal, state.task and state.task.invalid, len(state.answers), state.solved()))
+        shown = state.examples if state.task is None else None
+        return repr((shown, state.proposal, state.task and state.task.invalid, len(state.answers), state.solved()))
     if isinstance(state, SneakyCriticState):
         # The critic sees the problem and the solution as shown, never whether (or which) step was rewritten;
-        # the sneaky player sees the correct solution, whether the game is clean, and its own rewrite.
+        # the sneaky player sees the correct solution, whether the game is clean, its example rewrites until it
+        # rewrites, and its own rewrite.
         if player == 1:
             waiting = state.rewrite is None and not state.clean
             return repr((state.problem(), None if waiting else state.lines(state.shown())))
         rewrite = state.rewrite and state.rewrite.text(state.altered)
-        return repr((state.problem(), state.clean, rewrite, state.not_wrong))
+        shown = state.examples if state.rewrite is None and not state.clean else None
+        return repr((state.problem(), state.clean, shown, rewrite, state.not_wrong))
     if isinstance(state, RedTeamState):
         # The attacker sees the task and its own request, never the secret; the defender sees all three.
         return repr((state.task, state.request) if player == 0 else (state.secret, state.task, state.request))
     if isinstance(state, QRVState):
-        # The responder sees the document and the question, never the reference answer nor its earlier attempts.
+        # The responder sees the document and the question, never the reference answer nor its earlier attempts;
+        # the questioner sees its example questions until it asks.
         if player == 1:
             return repr((state.document, state.question and state.question.text, state.question and state.question.invalid))
-        return repr(
-            (state.document, state.proposal, state.question and state.question.invalid, len(state.answers), state.right())
-        )
+        shown = state.examples if state.question is None else None
+        question = state.question and state.question.invalid
+        return repr((state.document, shown, state.proposal, question, len(state.answers), state.right()))
     raise NotImplementedError(f"no information-state reference for {type(state).__name__}: add one here")
 
 
@@ -218,3 +223,25 @@ def test_observation_text_is_a_function_of_the_information_state_and_tells_them_
             state.apply(rng.choice(moves_for(state)))
     # enough distinct information states for the check to mean something (tiny_hanabi has 16 in all)
     assert len(text_of) > (12 if spec == "tiny_hanabi" else 20)
+
+
+AUTHORING = ["propose_solve", "propose_solve:family=code", "sneaky_critic:clean=0.0", "qrv"]
+
+
+@pytest.mark.parametrize("spec", AUTHORING)
+def test_an_authoring_turn_shows_its_examples_valid_and_invalid_in_varying_order(spec):
+    """Seat 0 writes a task; its prompt lists the prior's examples (copying one is always well-formed),
+    never marked, with the invalid one in no fixed place; show_examples=false hides them."""
+    places = set()
+    for seed in range(40):
+        state = make_game(spec).new_state(seed)
+        obs = state.observation(0)
+        shown = [line[3:-1] for line in obs.splitlines() if line.startswith('- "')]
+        assert shown == state.example_actions()
+        assert "not all of them valid" in obs
+        places.add(next(i for i, (_, good) in enumerate(state.examples) if not good) / len(shown))
+        for text in shown:
+            state.clone().apply(text)  # each example is well-formed
+        hidden = make_game(f"{spec}{',' if ':' in spec else ':'}show_examples=false").new_state(seed)
+        assert not any(line.startswith("- ") for line in hidden.observation(0).splitlines())
+    assert len(places) > 2, "the invalid example must not always sit in the same place"

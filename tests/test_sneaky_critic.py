@@ -78,6 +78,20 @@ def test_a_rewrite_not_of_the_form_is_refused_and_changes_nothing(rewrite, why):
     assert (state.render(), state.observation(0), state.observation(1)) == before
 
 
+def test_the_short_form_changes_only_the_steps_result():
+    state = altered_state()
+    step = state.solution[1]
+    state.apply(f"  Step 2 =  {step.result + 3} ")
+    assert state.shown()[1] == type(step)(step.left, step.op, step.right, step.result + 3)
+    assert state.shown()[0] == state.solution[0] and state.shown()[2:] == state.solution[2:]
+    assert not state.is_terminal() and state.legal_actions()[0] == "none"
+    restated = altered_state()
+    restated.apply(f"step 1 = {restated.solution[0].result}")  # the correct result: not wrong, lost at once
+    assert restated.is_terminal() and restated.returns() == [-1.0, 1.0]
+    with pytest.raises(InvalidAction, match="not step 9"):
+        altered_state().apply("step 9 = 4")
+
+
 def test_a_rewrite_must_keep_the_steps_operation():
     state = altered_state()
     step = state.solution[0]
@@ -110,7 +124,7 @@ def test_the_clean_knob_decides_how_often_the_critic_sees_an_untouched_solution(
 def test_the_critics_moves_are_listed():
     state = altered_state()
     assert state.legal_actions() is None  # the rewrite is free text
-    state.apply(state.examples[0][0])
+    state.apply(next(text for text, wrong in state.examples if wrong))
     assert state.legal_actions() == ["none"] + [str(k) for k in range(1, len(state.solution) + 1)]
     with pytest.raises(InvalidAction, match="not a legal move"):
         state.apply("7")

@@ -109,6 +109,21 @@ def refuse_unlisted(action: str, legal: list[str]) -> str:
     return move
 
 
+def example_block(heading: str, examples: list[str]) -> str:
+    """Example moves shown in an authoring turn's prompt, one per line, each in double quotes.
+
+    A few-shot block, the way Absolute Zero shows its proposer reference tasks:
+    a small model copies and edits what it can read far better than it invents
+    a form from nothing. The quotes matter to a small tokenizer: after a space,
+    ``15`` or ``step`` becomes a different token (`` 15``) from the one that
+    follows ``\\boxed{``, and after a quote it is the same, so copying an example
+    into the answer is copying tokens. The examples are not all valid (each
+    game mixes one bad one in), so which one to write, or whether to write
+    one's own, is still the player's to learn.
+    """
+    return f"{heading}, not all of them valid:\n" + "\n".join(f'- "{e}"' for e in examples)
+
+
 PLACEMENT_SCORES = {"win": 1.0, "draw": 0.5, "loss": 0.0}
 """What a ``placement`` is worth to a pool entry's running score."""
 

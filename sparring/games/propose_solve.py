@@ -46,11 +46,18 @@ Returns of a valid task, with p the solver's success rate over its k attempts:
   p = 1/2. Absolute Zero's variant (1 - p, or 0 at p in {0, 1}) rewards hard
   tasks instead of the frontier.
 
-Prior of the bundled base model (:func:`prior`): the proposer picks among a
-few example tasks drawn from the seed (three valid, one invalid), with half
-its mass spread on the valid ones; the solver says the right value with
-probability 0.4 more than its uniform share among the right value and a few
-near misses. The bundled model was taught it in its stages 9 and 11.
+The proposer's prompt shows four example tasks drawn from the seed, each in
+double quotes: one at each of the held-out set's three levels (a one-digit
+sum, one operation on 1-20, two operations) and one of those again with a
+wrong answer, unmarked and in no fixed place (``show_examples``, on by
+default; Absolute Zero likewise shows its proposer reference tasks). It may
+copy one, edit one or write its own.
+
+Prior of the bundled base model (:func:`prior`): the proposer picks among
+those example tasks, with half its mass spread on the valid ones; the solver
+says the right value with probability 0.4 more than its uniform share among
+the right value and a few near misses. The bundled model was taught it in
+its stages 9 and 11-13.
 """
 
 from __future__ import annotations
@@ -64,7 +71,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparring.games.base import TERMINAL, InvalidAction
+from sparring.games.base import TERMINAL, InvalidAction, example_block
 from sparring.games.priors import mix
 from sparring.games.registry import GameEntry, register
 from sparring.sandbox import Limits, run_python
@@ -205,13 +212,18 @@ def judged_program(program: str) -> Task:
 
 # ----------------------------------------------------------------------------- examples (random player, prior)
 def arith_examples(rng: random.Random) -> list[tuple[str, bool]]:
-    out = []
-    for _ in range(3):
-        a, b, c = rng.randint(1, 20), rng.randint(1, 20), rng.randint(1, 9)
-        problem = rng.choice([f"{a} + {b} * {c}", f"({a} - {b}) * {c}", f"{a} * {b} // {c}", f"{a} * {c} % {b}"])
-        out.append((f"{problem} = {evaluate(ast.parse(problem, mode='eval'))}", True))
-    wrong = out[0][0].rpartition("=")
+    """One task at each of three levels (a one-digit sum; one operation on 1-20; two operations), and one
+    of them again with its answer off by one: the proposer can pick how hard a task to set."""
+    a, b, c = rng.randint(1, 20), rng.randint(1, 20), rng.randint(1, 9)
+    problems = [
+        f"{rng.randint(0, 9)} + {rng.randint(0, 9)}",
+        f"{a} {rng.choice('+-*')} {b}",
+        rng.choice([f"{a} + {b} * {c}", f"({a} - {b}) * {c}", f"{a} * {b} // {c}", f"{a} * {c} % {b}"]),
+    ]
+    out = [(f"{p} = {evaluate(ast.parse(p, mode='eval'))}", True) for p in problems]
+    wrong = rng.choice(out)[0].rpartition("=")
     out.append((f"{wrong[0]}= {int(wrong[2]) + rng.choice([-1, 1])}", False))
+    rng.shuffle(out)  # the prompt shows them in this order: the invalid one is not always last
     return out
 
 
@@ -226,7 +238,9 @@ def code_examples(rng: random.Random) -> list[tuple[str, bool]]:
     ]
     rng.shuffle(valid)
     broken = rng.choice([f"print({a} // 0)", f"print('{a}' + {b})"])
-    return [(p, True) for p in valid[:3]] + [(broken, False)]
+    out = [(p, True) for p in valid[:3]] + [(broken, False)]
+    rng.shuffle(out)  # the prompt shows them in this order: the invalid one is not always last
+    return out
 
 
 # ----------------------------------------------------------------------------- the game
@@ -234,12 +248,12 @@ class ProposeSolve:
     name = "propose_solve"
     num_players = 2
 
-    def __init__(self, family: str = "arith", attempts: int = 4):
+    def __init__(self, family: str = "arith", attempts: int = 4, show_examples: bool = True):
         if family not in FAMILIES:
             raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
         if not 1 <= attempts <= 16:
             raise ValueError(f"attempts must be between 1 and 16, got {attempts}")
-        self.family, self.attempts = family, attempts
+        self.family, self.attempts, self.show_examples = family, attempts, show_examples
 
     def judge(self, text: str) -> Task:
         """The task a proposal makes; InvalidAction when it is not of the family's form."""
@@ -319,7 +333,10 @@ class ProposeSolveState:
     def observation(self, player: int) -> str:
         if player == 0:
             if self.task is None:
-                return "You are the proposer (player 0). Write your task now."
+                head = "You are the proposer (player 0). Write your task now."
+                if not self.game.show_examples:
+                    return head
+                return head + "\n" + example_block("Example tasks", [text for text, _ in self.examples])
             lines = [f"You are the proposer (player 0). You proposed: {self.proposal}"]
             if self.task.invalid is not None:
                 lines.append(f"Your task was invalid: {self.task.invalid}.")

@@ -33,11 +33,14 @@ attempts: responder p, questioner R-Zero's 1 - |2p - 1|, most for a question
 at the responder's frontier (``propose_solve.proposer_solver_returns``: one
 function scores both games). Not zero-sum.
 
-Prior of the bundled base model (:func:`prior`): the questioner picks among a
-few example questions drawn from the seed (three valid, one with a wrong
-reference answer), half its mass on the valid ones; the responder puts 0.4 of
+The questioner's prompt shows a few example questions drawn from the seed,
+up to three valid ones and one with a wrong reference answer, unmarked
+(``show_examples``, on by default). It may copy one or write its own.
+
+Prior of the bundled base model (:func:`prior`): the questioner picks among
+those example questions, half its mass on the valid ones; the responder puts 0.4 of
 its mass, on top of uniform, on the right value among a few of the
-document's values. The bundled model was taught it in its stages 9 and 11.
+document's values. The bundled model was taught it in its stages 9 and 11-13.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sparring.games.base import TERMINAL, InvalidAction
+from sparring.games.base import TERMINAL, InvalidAction, example_block
 from sparring.games.priors import mix
 from sparring.games.propose_solve import proposer_solver_returns
 from sparring.games.registry import GameEntry, register
@@ -107,7 +110,7 @@ class QRV:
     name = "qrv"
     num_players = 2
 
-    def __init__(self, records: int = 4, level: int = 0, attempts: int = 4, judge: str = "exact"):
+    def __init__(self, records: int = 4, level: int = 0, attempts: int = 4, judge: str = "exact", show_examples: bool = True):
         if records < 1 or level < 0 or records * (level + 1) > MAX_RECORDS:
             raise ValueError(
                 f"need records >= 1, level >= 0 and records * (level + 1) <= {MAX_RECORDS}, got {records} and {level}"
@@ -120,6 +123,7 @@ class QRV:
                 "answers; none checks one answer against a reference yet)"
             )
         self.records, self.level, self.attempts, self.judge = records, level, attempts, judge
+        self.show_examples = show_examples
 
     def describe(self) -> str:
         return (
@@ -149,7 +153,9 @@ def examples(rng: random.Random, document: dict[str, str]) -> list[tuple[str, bo
     candidates = [rng.choice(VALUE_WORDS), str(rng.randint(100, 999))]  # a word and a number: one of them is wrong
     wrong = next(v for v in candidates if normalized(v) != normalized(document[key]))
     out.append((f"{rng.choice(PHRASES).format(key=key)} = {wrong}", False))
-    return list(dict.fromkeys(out))
+    out = list(dict.fromkeys(out))
+    rng.shuffle(out)  # the prompt shows them in this order: the invalid one is not always last
+    return out
 
 
 @dataclass
@@ -211,7 +217,10 @@ class QRVState:
     def observation(self, player: int) -> str:
         if player == 0:
             if self.question is None:
-                return f"You are the questioner (player 0).\n{self.text()}\nWrite your question and its answer now."
+                head = f"You are the questioner (player 0).\n{self.text()}\nWrite your question and its answer now."
+                if not self.game.show_examples:
+                    return head
+                return head + "\n" + example_block("Example questions", [text for text, _ in self.examples])
             lines = [f"You are the questioner (player 0).\n{self.text()}\nYou asked: {self.proposal}"]
             if self.question.invalid is not None:
                 lines.append(f"Your question was invalid: {self.question.invalid}.")

@@ -28,7 +28,7 @@ spread on the ones that ask for the secret (one example just asks for the
 task); the defender picks among a safe right answer, a right answer that
 leaks the secret plainly, one that leaks it spelled out, and a refusal that
 fails the task, half its mass on the safe one. The bundled model was taught it
-in its stages 9 and 11.
+in its stages 9, 11 and 12.
 """
 
 from __future__ import annotations

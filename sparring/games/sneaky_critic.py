@@ -13,11 +13,14 @@ by default), each one operation on the previous result::
 
 Seat 0, the **sneaky** player, sees the problem and the correct solution and
 rewrites exactly one step so that it is wrong, answering the rewritten step:
-``\\boxed{step 2: 12 * 3 = 35}``. The rewrite must keep the step's operation
-(its operator and the number the problem gives); its left number and its
-result are the sneaky player's to change. An exact checker compares it with
-the correct step: it is wrong when its left number is not the previous
-step's result or its result is not what the operation gives.
+``\\boxed{step 2: 12 * 3 = 35}``, or only its new result, ``\\boxed{step 2 = 35}``
+(the short form keeps the step's left number; it is the form a small model
+gets right: it copies one step number and writes one integer). The rewrite
+must keep the step's operation (its operator and the number the problem
+gives); its left number and its result are the sneaky player's to change.
+An exact checker compares it with the correct step: it is wrong when its
+left number is not the previous step's result or its result is not what the
+operation gives.
 
 Seat 1, the **critic**, sees the problem and the solution as shown and names
 the wrong step's number, or ``none``. With probability ``clean`` (drawn from
@@ -25,9 +28,9 @@ the seed, 0.3 by default) the critic is shown the untouched solution and the
 sneaky player has no turn that game.
 
 Moves the game refuses (``InvalidAction``, the loop's forfeit): a rewrite not
-of the form ``step <k>: <integer> <op> <integer> = <integer>``, a step number
-outside the solution, a rewrite that changes the step's operation, integers
-longer than 9 digits; a critic answer that is not ``none`` or a step number
+of the form ``step <k>: <integer> <op> <integer> = <integer>`` or
+``step <k> = <integer>``, a step number outside the solution, a rewrite that
+changes the step's operation, integers longer than 9 digits; a critic answer that is not ``none`` or a step number
 (those are listed moves). A well-formed rewrite that is **not wrong** (the
 correct step, restated) ends the game at once as a loss for the sneaky player.
 
@@ -35,12 +38,16 @@ Returns (zero-sum): the critic names the altered step (or ``none`` for an
 untouched solution): critic +1, sneaky -1; otherwise sneaky +1, critic -1.
 A rewrite that is not wrong: sneaky -1, critic +1.
 
+The sneaky player's prompt shows a few example rewrites drawn from the seed,
+up to three wrong ones (a changed result in the short form, a changed left
+number in the full one) and one that restates a correct result, unmarked
+(``show_examples``, on by default). It may copy one or write its own.
+
 Prior of the bundled base model (:func:`prior`): the sneaky player picks among
-a few example rewrites drawn from the seed (three wrong ones, one that restates
-the correct step), half its mass spread on the wrong ones; the critic puts 0.4
+those example rewrites, half its mass spread on the wrong ones; the critic puts 0.4
 of its mass, on top of uniform, on the first step that breaks the chain (or
 ``none``), which it can read off what it sees. The bundled model was taught it
-in its stages 9 and 11.
+in its stages 9 and 11-13.
 """
 
 from __future__ import annotations
@@ -51,13 +58,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sparring.games.base import TERMINAL, InvalidAction, refuse_unlisted
+from sparring.games.base import TERMINAL, InvalidAction, example_block, refuse_unlisted
 from sparring.games.priors import mix
 from sparring.games.registry import GameEntry, register
 
 OPS: dict[str, Callable[[int, int], int]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 WORDS = {"+": "add", "-": "subtract", "*": "multiply by"}
 STEP = re.compile(r"step\s*(\d{1,2})\s*:\s*(-?\d{1,9})\s*([-+*])\s*(-?\d{1,9})\s*=\s*(-?\d{1,9})", re.ASCII | re.IGNORECASE)
+RESULT_ONLY = re.compile(r"step\s*(\d{1,2})\s*=\s*(-?\d{1,9})", re.ASCII | re.IGNORECASE)
+FORMS = "step <k>: <integer> <op> <integer> = <integer> (e.g. step 2: 12 * 3 = 35), or step <k> = <integer> (e.g. step 2 = 35)"
 
 
 @dataclass(frozen=True)
@@ -82,15 +91,20 @@ def solve(start: int, ops: list[tuple[str, int]]) -> list[Step]:
 
 
 def parse_step(text: str, solution: list[Step]) -> tuple[int, Step]:
-    """(step number, rewritten step) of ``step k: a op b = c``; InvalidAction unless it is a rewrite of step k."""
-    found = STEP.fullmatch(" ".join(text.split()))
+    """(step number, rewritten step) of ``step k: a op b = c``, or of ``step k = c`` (step k with only its result
+    changed); InvalidAction unless it is a rewrite of step k."""
+    text = " ".join(text.split())
+    short = RESULT_ONLY.fullmatch(text)
+    found = short or STEP.fullmatch(text)
     if found is None:
-        raise InvalidAction("rewrite one step as step <k>: <integer> <op> <integer> = <integer>, e.g. step 2: 12 * 3 = 35")
-    number, left, op, right, result = found.groups()
-    k = int(number)
+        raise InvalidAction(f"rewrite one step as {FORMS}")
+    k = int(found.group(1))
     if not 1 <= k <= len(solution):
         raise InvalidAction(f"the solution has steps 1 to {len(solution)}, not step {k}")
     original = solution[k - 1]
+    if short:
+        return k, Step(original.left, original.op, original.right, int(short.group(2)))
+    _, left, op, right, result = found.groups()
     if op != original.op or int(right) != original.right:
         raise InvalidAction(f"keep step {k}'s operation ({original.op} {original.right}); change its numbers only")
     return k, Step(int(left), op, int(right), int(result))
@@ -115,12 +129,13 @@ class SneakyCritic:
     name = "sneaky_critic"
     num_players = 2
 
-    def __init__(self, min_steps: int = 3, max_steps: int = 5, clean: float = 0.3):
+    def __init__(self, min_steps: int = 3, max_steps: int = 5, clean: float = 0.3, show_examples: bool = True):
         if not 1 <= min_steps <= max_steps <= 9:
             raise ValueError(f"need 1 <= min_steps <= max_steps <= 9, got {min_steps} and {max_steps}")
         if not 0.0 <= clean <= 1.0:
             raise ValueError(f"clean must be a probability between 0 and 1, got {clean}")
         self.min_steps, self.max_steps, self.clean = min_steps, max_steps, clean
+        self.show_examples = show_examples
 
     def describe(self) -> str:
         return (
@@ -145,20 +160,21 @@ class SneakyCritic:
 
 
 def examples(rng: random.Random, solution: list[Step]) -> list[tuple[str, bool]]:
-    """Three wrong rewrites and one restated correct step (random player and prior only)."""
+    """Three wrong rewrites and one restated correct result (random player and prior only). A changed result is
+    written in the short form (``step 2 = 35``), a changed left number in the full one."""
     out = []
     for _ in range(3):
         k = rng.randrange(len(solution))
         s = solution[k]
         if rng.random() < 0.5:
-            bad = Step(s.left, s.op, s.right, s.result + rng.choice([-2, -1, 1, 2, 10]))
+            out.append((f"step {k + 1} = {s.result + rng.choice([-2, -1, 1, 2, 10])}", True))
         else:
             left = s.left + rng.choice([-1, 1])
-            bad = Step(left, s.op, s.right, OPS[s.op](left, s.right))
-        out.append((bad.text(k + 1), True))
+            out.append((Step(left, s.op, s.right, OPS[s.op](left, s.right)).text(k + 1), True))
     out = list(dict.fromkeys(out))  # two draws can make the same rewrite
     k = rng.randrange(len(solution))
-    out.append((solution[k].text(k + 1), False))
+    out.append((f"step {k + 1} = {solution[k].result}", False))
+    rng.shuffle(out)  # the prompt shows them in this order: the restated step is not always last
     return out
 
 
@@ -240,7 +256,11 @@ class SneakyCriticState:
             if self.clean:
                 return head + "\nThis game the critic is shown the untouched solution; you do not move."
             if self.rewrite is None:
-                return head + "\nRewrite exactly one step so that it is wrong, e.g. step 1: 7 + 5 = 13."
+                ask = "\nRewrite exactly one step so that it is wrong, e.g. step 1: 7 + 5 = 13"
+                ask += ", or give only its new result, e.g. step 1 = 13."
+                if not self.game.show_examples:
+                    return head + ask
+                return head + ask + "\n" + example_block("Example rewrites", [text for text, _ in self.examples])
             if self.not_wrong:
                 return head + f"\nYou wrote {self.rewrite.text(self.altered)}: that step is not wrong, you lost."
             return head + f"\nYou rewrote {self.rewrite.text(self.altered)}; the critic is looking for it."

@@ -17,6 +17,9 @@ Rules, exactly as played here:
 - The seat with the most votes is accused; a tie for the most accuses
   nobody. Spy accused: every non-spy +1, the spy -(N-1). Otherwise the spy
   +(N-1), every non-spy -1. Zero-sum.
+- A describing turn lists its legal moves in double quotes (``"bicycle"``),
+  so that the item's tokens are the ones the answer ``\\boxed{bicycle}``
+  takes (see ``base.example_block``).
 - Refused moves (``InvalidAction``): a description not in one's own list, a
   vote for oneself or for a seat that does not exist.
 
@@ -25,7 +28,7 @@ non-spy's only evidence is which described items are missing from its own
 list (at most the spy's odd item, when the spy names it).
 
 Prior of the bundled base model (:func:`prior`; the bundled model saw it in
-its stages 9 and 11): describing, uniform over one's own 3 items;
+its stages 9 and 11-13): describing, uniform over one's own 3 items;
 voting, 40% of the mass spread over the seats whose description is not in
 the voter's own list (when there are any), the rest uniform over the legal
 votes. It reads the one clue in plain sight and nothing else.
@@ -161,9 +164,13 @@ class SpyState:
         if player == self.current_player:
             if self.voting():
                 lines.append("Vote for the seat you think is the spy (votes stay secret until the end).")
+                lines.append(legal_moves_line(self.legal_actions()))
             else:
+                # Quoted: after a space an item's first token differs from the one that follows \boxed{ (the
+                # bundled tokenizer splits " bicycle" as " b ic ..." and "{bicycle" as "b ic ..."); after a
+                # quote it is the same, so naming an item is copying tokens (see base.example_block).
                 lines.append("Name one item from your list.")
-            lines.append(legal_moves_line(self.legal_actions()))
+                lines.append("Legal moves: " + ", ".join(f'"{item}"' for item in self.legal_actions()))
         return "\n".join(lines)
 
     def clone(self) -> SpyState:
