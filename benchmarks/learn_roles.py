@@ -50,16 +50,33 @@ from sparring.evaluate.benchmark import Problem, load_problems, score_benchmark
 from sparring.evaluate.heldout import ARITH, CRITIC
 
 VS_PRIOR = ["opponent.kind=fixed", "opponent.fixed=prior"]
-"""The solver variants play against the ``prior`` player: the bundled model's own proposals are almost never
-well-formed tasks (measured in self-play: 99.9% of 2,192 refused in 137 steps, so the solver never got a turn),
-and the prior proposes valid example tasks. The learner takes each seat in turn; its proposer turns are refused
-and carry the forfeit, its solver turns the success rate."""
+"""The solver_* variants play against the ``prior`` player, which proposes valid example tasks. Until stage 11
+the bundled model's own proposals were almost never well-formed (99.9% of 2,192 refused in 137 self-play steps
+from stage 10, so the solver never got a turn); from stage 13 they are (83% sampled), and the self_play_*
+variants let the model propose. The learner takes each seat in turn."""
 
 VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "solver_rae": ("propose-solve", [*VS_PRIOR], "propose-solve vs the prior proposer: SPIRAL's RAE, one EMA baseline per role"),
     "solver_reinforce": ("propose-solve", [*VS_PRIOR, "advantage.estimator=reinforce"], "the same with no baseline (REINFORCE)"),
     "solver_grpo": ("propose-solve", [*VS_PRIOR, "advantage.estimator=grpo"], "the same with GRPO's batch-group mean"),
     "solver_self_play": ("propose-solve", [], "propose-solve in self-play (RAE): the proposer is the model too"),
+    "self_play_reinforce": (
+        "propose-solve",
+        ["advantage.estimator=reinforce"],
+        "propose-solve in self-play with no baseline (REINFORCE): the proposer's returns (-1.5 to 1) and the "
+        "solver's (0 to 1) share no baseline, so the proposer's negative returns push every one of its tasks down",
+    ),
+    "self_play_repetition": (
+        "propose-solve",
+        ["rollout.repetition_penalty=1.0"],
+        "propose-solve in self-play (RAE) with R-Zero's repetition penalty (weight 1): the proposer's return drops "
+        "by the share of the step's proposals that were the same text",
+    ),
+    "self_play_grpo": (
+        "propose-solve",
+        ["advantage.estimator=grpo"],
+        "propose-solve in self-play with GRPO's batch-group mean",
+    ),
     "critic_rae": ("sneaky-critic", [], "sneaky-critic recipe, self-play: SPIRAL's RAE, one EMA baseline per role"),
     "critic_vs_prior": (
         "sneaky-critic",
@@ -109,6 +126,7 @@ def curve(run_dir: Path, recipe: str, score_every: int = 1) -> list[dict]:
             row["invalid"] = window(metrics, previous, step, f"train/{game}/invalid")
             row["return0"] = window(metrics, previous, step, f"train/{game}/return/seat0")
             row["return1"] = window(metrics, previous, step, f"train/{game}/return/seat1")
+            row["distinct"] = window(metrics, previous, step, f"train/{game}/proposals_distinct")
         rows.append(row)
         previous = step
     return rows
@@ -137,6 +155,7 @@ def main() -> None:
             ("invalid", "refused (train)", ".3f"),
             ("return0", "seat 0 return", ".3f"),
             ("return1", "seat 1 return", ".3f"),
+            ("distinct", "distinct proposals", ".3f"),
         ]
         print(table(rows, columns))
         trained = rows[1:] or rows

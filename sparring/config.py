@@ -143,6 +143,12 @@ class RolloutSection(Section):
     ``turn`` charges the offending turn alone and gives the game's other turns 0."""
     gamma: float = Field(1.0, gt=0, le=1)
     """Per-turn discount of the game return over a seat's own turns (SPIRAL: 1, every turn gets the return)."""
+    repetition_penalty: float = Field(0.0, ge=0)
+    """R-Zero's repetition penalty, for a game whose registry entry names a ``proposer_seat``
+    (``propose_solve``, ``qrv``): that seat's return drops by this times the share of the step's games of the
+    same game whose proposal was the same text (R-Zero clusters by BLEU; this counts exact repeats). Without
+    it, measured from the bundled model, the proposer settles on one task (``2 + 5 = 7`` every game) that the
+    solver then always solves."""
 
 
 class OpponentSection(Section):

@@ -14,8 +14,10 @@ REINFORCE step raises the log-probability of the answers the game accepts
 (reward 1) against those it refuses (reward 0), with the batch mean as the
 baseline. In expectation that is the gradient of the accepted share alone;
 on a listed turn (a spy's item, a tic-tac-toe square) it pushes toward the
-legal moves without preferring any. Whether the task is *good* (a right stated answer, an error the
-critic will miss) is not rewarded: that is self-play's to teach. SPIRAL's and
+legal moves without preferring any, though the noise of a few steps can
+still change which one is greedy (30 steps on tic-tac-toe did). Whether the
+task is *good* (a right stated answer, an error the critic will miss) is not
+rewarded: that is self-play's to teach. SPIRAL's and
 DeepSeek-R1's format rewards do the same inside the RL loop; here it runs once,
 before any game is played. Corpus batches after each step (``distill_replay``)
 hold the other games, as in the distill phase.
@@ -55,7 +57,7 @@ def format_step(model: Any, tokenizer: Any, optimizer: Any, player: Any, states:
     rewards = torch.tensor([float(accepted(s, m.action)) for s, m in zip(states, moves, strict=True)])
     advantages = rewards - rewards.mean()
     keep = [k for k, a in enumerate(advantages.tolist()) if a != 0.0]
-    if keep:  # all accepted or all refused: no signal
+    if keep:  # empty when all were accepted or all refused: no signal
         prompts = [moves[k].info["prompt_ids"] for k in keep]
         responses = [list(moves[k].info["response_ids"]) for k in keep]
         with autocast("cpu", dtype):

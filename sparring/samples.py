@@ -197,3 +197,41 @@ def trajectories(samples: list[TurnSample], learned: list[TurnSample] | None = N
                 )
             )
     return out
+
+
+def penalize_repeats(records: list[GameRecord], weight: float) -> tuple[list[GameRecord], dict[str, float]]:
+    """R-Zero's repetition penalty (Huang et al. 2025) on exact repeats: in each game whose registry entry names
+    a ``proposer_seat``, that seat's return drops by ``weight`` times the share of the step's games of the same
+    game whose proposal (the seat's first move, whitespace collapsed) was the same text. A refused proposal is
+    not a proposal and is never counted. Returns new records (the originals, which the league and the logs
+    read, keep the game's own returns) and, per such game, the share of distinct texts among its proposals
+    (measured whatever the weight: 1.0 is no repeat, 1/n one task n times)."""
+    from sparring.games.registry import game_entry
+    from sparring.specs import parse_spec
+
+    def proposal(record: GameRecord) -> str | None:
+        seat = seat_of[record.game]
+        first = next((t for t in record.turns if t.seat == seat), None) if seat is not None else None
+        if first is None or first.invalid is not None or first.action is None:
+            return None
+        return " ".join(first.action.split())
+
+    seat_of = {r.game: game_entry(parse_spec(r.game, what="game").name).proposer_seat for r in records}
+    texts: dict[str, list[str]] = {}
+    for r in records:
+        text = proposal(r)
+        if text is not None:
+            texts.setdefault(r.game, []).append(text)
+    distinct = {game: len(set(ts)) / len(ts) for game, ts in texts.items()}
+    if weight == 0.0:
+        return records, distinct
+    out = []
+    for r in records:
+        text = proposal(r)
+        if text is None:
+            out.append(r)
+            continue
+        returns = list(r.returns)
+        returns[seat_of[r.game]] -= weight * texts[r.game].count(text) / len(texts[r.game])
+        out.append(replace(r, returns=returns))
+    return out, distinct

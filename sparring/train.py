@@ -53,7 +53,7 @@ from sparring.report import refresh_report
 from sparring.rollout import GameRecord
 from sparring.runloop import Steps
 from sparring.runloop import run as run_steps
-from sparring.samples import TurnSample, role_returns, trajectories, turn_samples
+from sparring.samples import TurnSample, penalize_repeats, role_returns, trajectories, turn_samples
 from sparring.seeding import load_rng_state, save_rng_state, step_seed
 from sparring.value import ValueBaseline
 
@@ -166,7 +166,9 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     def seats(i: int, _: GameRecord) -> list[int]:
         return plan.learner_seats[i]
 
-    samples = turn_samples(records, seats, cfg.rollout.gamma, cfg.rollout.invalid_credit)
+    # (R-Zero's repetition penalty shapes a proposer's return here; the league and the logs keep the game's own)
+    scored, distinct = penalize_repeats(records, cfg.rollout.repetition_penalty)
+    samples = turn_samples(scored, seats, cfg.rollout.gamma, cfg.rollout.invalid_credit)
     # 4. credit (baselines learn from every learning seat's return, including seats that never moved)
     adv = cfg.advantage
     options = {
@@ -179,7 +181,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
         value_features = t.learner.value.features(samples)
         for s, v in zip(samples, t.learner.value.predict(value_features), strict=True):
             s.value = v
-    returns = role_returns(records, seats, cfg.rollout.invalid_credit)
+    returns = role_returns(scored, seats, cfg.rollout.invalid_credit)
     estimate(adv.estimator, samples, t.baselines, returns, **options.get(adv.estimator, {}))
     value_loss = t.learner.value.fit(value_features, [s.reward for s in samples]) if value_features is not None else None
     trained = drop_zero_advantage(samples) if adv.drop_zero else samples
@@ -200,6 +202,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
         t.league.add_snapshot(t.step, lambda d: save_model_dir(t.model, t.tokenizer, d))
     seconds = time.perf_counter() - started
     metrics.update(rollout_metrics(records, plan.learner_seats, samples, trained))
+    metrics.update({f"train/{game}/proposals_distinct": share for game, share in distinct.items()})
     if value_loss is not None:
         metrics["value/loss"] = value_loss
     metrics.update(

@@ -71,3 +71,28 @@ def test_role_returns_follow_the_invalid_credit_rule_and_only_learning_seats():
     assert role_returns([forfeit], lambda i, r: [0, 1], "turn") == {("tic_tac_toe", 0): [-1.5], ("tic_tac_toe", 1): [0.0]}
     # Against a fixed player only the learner's seat is a role the learner has a baseline for.
     assert role_returns([forfeit], lambda i, r: [1]) == {("tic_tac_toe", 1): [0.5]}
+
+
+def proposal_record(proposal: str | None, returns: list[float]) -> GameRecord:
+    """A propose_solve game: seat 0 proposes (None: refused), seat 1 answers once."""
+    first = Turn(0, proposal, "", None if proposal else "not of the form")
+    return GameRecord("propose_solve", 0, [0, 1], returns, [first, Turn(1, "7", "")], 2)
+
+
+def test_the_repetition_penalty_lowers_the_proposers_return_by_the_share_of_same_proposals():
+    from sparring.samples import penalize_repeats
+
+    records = [
+        proposal_record("2 + 5 = 7", [0.5, 0.5]),
+        proposal_record("2  +  5 = 7", [0.0, 1.0]),  # the same text once whitespace is collapsed
+        proposal_record("3 + 4 = 7", [1.0, 0.5]),
+        proposal_record(None, [-1.5, 0.0]),  # refused: not a proposal, never counted or penalized
+        GameRecord("kuhn_poker", 0, [0, 1], [1.0, -1.0], [Turn(0, "bet", "")], 1),  # no proposer seat
+    ]
+    scored, distinct = penalize_repeats(records, 0.6)
+    expected = [[0.5 - 0.4, 0.5], [0.0 - 0.4, 1.0], [1.0 - 0.2, 0.5], [-1.5, 0.0], [1.0, -1.0]]
+    assert [r.returns for r in scored] == [pytest.approx(e) for e in expected]
+    assert distinct == {"propose_solve": 2 / 3}
+    assert [r.returns for r in records][:3] == [[0.5, 0.5], [0.0, 1.0], [1.0, 0.5]]  # the originals are untouched
+    same, measured = penalize_repeats(records, 0.0)
+    assert same is records and measured == distinct  # measured with no penalty too

@@ -385,5 +385,6 @@ register(
         zero_sum=False,
         perfect_information=False,
         prior=prior,
+        proposer_seat=0,
     )
 )

@@ -41,6 +41,9 @@ class GameEntry:
     prior: Callable[[Any], dict[str, float]] | None = None
     """The weak, state-dependent play the bundled base model was pretrained on (``sparring.games.priors``;
     stated in the game's docstring); ``None``: uniform over the legal moves."""
+    proposer_seat: int | None = None
+    """The seat whose first move writes a task for another seat (propose_solve, qrv): the one
+    ``rollout.repetition_penalty`` applies to."""
 
     @property
     def unavailable(self) -> str | None:
