@@ -146,9 +146,9 @@ class RolloutSection(Section):
     repetition_penalty: float = Field(0.0, ge=0)
     """R-Zero's repetition penalty, for a game whose registry entry names a ``proposer_seat``
     (``propose_solve``, ``qrv``): that seat's return drops by this times the share of the step's games of the
-    same game whose proposal was the same text (R-Zero clusters by BLEU; this counts exact repeats). Without
-    it, measured from the bundled model, the proposer settles on one task (``2 + 5 = 7`` every game) that the
-    solver then always solves."""
+    same game whose proposal was the same text (R-Zero clusters by BLEU; this counts exact repeats). Measured
+    from the bundled model, the proposer settles on one task (``2 + 5 = 7`` every game) without it, and with
+    it at weight 1: a new task is an invalid one there, no better than a repeat (README, "Role games")."""
 
 
 class OpponentSection(Section):
