@@ -260,8 +260,10 @@ def check_distill(distill: dict[str, int], flag: str = "--distill") -> None:
 
     for key, steps in distill.items():
         name, _, seat = key.partition("@")
-        if seat and (flag == "--distill" or not seat.isdigit()):
-            raise UserError(f"{flag} {key}: {'a distill phase takes whole games' if flag == '--distill' else 'game@seat'}")
+        if seat and flag == "--distill":
+            raise UserError(f"{flag} {key}: a distill phase takes whole games")
+        if seat and not seat.isdigit():
+            raise UserError(f"{flag} {key}: write game or game@seat, e.g. propose_solve@0")
         try:
             enumerable(name)
         except UserError as exc:
@@ -275,15 +277,14 @@ def format_turns(key: str, config: PretrainConfig) -> list[State]:
     or ``game@seat`` (one seat's turns: ``propose_solve@0`` is the proposer's, a fifth of that game's turns)."""
     from sparring.errors import UserError
 
+    check_distill({key: 0}, "--format")
     name, _, seat = key.partition("@")
-    if seat and not seat.isdigit():
-        raise UserError(f"format {key}: write game or game@seat, e.g. propose_solve@0")
     rng = random.Random(f"{config.seed}:format:{key}")
     clean = replace(config, invalid_rate=0.0)
     states = [s for s, _ in game_turns(name, config.distill_pool, clean, PromptConfig(), rng)]
     states = [s for s in states if not seat or s.current_player == int(seat)]
     if not states:
-        raise UserError(f"format {key}: seat {seat} never moves in {config.distill_pool} turns of prior play")
+        raise UserError(f"--format {key}: seat {seat} never moves in {config.distill_pool} turns of prior play")
     return states
 
 
@@ -644,7 +645,7 @@ def legal_move_rate_by_role(model_dir: Path, game_name: str, positions: int = 20
 def sampled_turns(model_dir: Path, game_name: str, positions: int, seed: int) -> list[tuple[str, bool]]:
     """(role, legal) for the model's sampled answer at ``positions`` random positions (a few random moves in)."""
     from sparring.engines.hf import HFEngine
-    from sparring.games.base import InvalidAction
+    from sparring.games.base import accepts
     from sparring.players.lm import LMPlayer
 
     game = make_game(game_name)
@@ -664,12 +665,5 @@ def sampled_turns(model_dir: Path, game_name: str, positions: int, seed: int) ->
     turns = []
     for state, seat, move in zip(states, seats, player.act_batch(states, seats), strict=True):
         named = re.match(r"You are the ([a-z ]+?) \(", state.observation(seat))
-        legal = False
-        if move.action is not None:
-            try:
-                state.clone().apply(move.action)
-                legal = True
-            except InvalidAction:
-                pass
-        turns.append((named.group(1) if named else f"seat {seat}", legal))
+        turns.append((named.group(1) if named else f"seat {seat}", accepts(state, move.action)))
     return turns

@@ -34,19 +34,8 @@ import torch
 
 from sparring.device import autocast
 from sparring.games import make_game
-from sparring.games.base import InvalidAction, State
+from sparring.games.base import State, accepts
 from sparring.prefix import response_log_softmax
-
-
-def accepted(state: State, action: str | None) -> bool:
-    """Whether the game takes ``action`` here (on a copy): the format reward."""
-    if action is None:
-        return False
-    try:
-        state.clone().apply(action)
-    except InvalidAction:
-        return False
-    return True
 
 
 def format_step(model: Any, tokenizer: Any, optimizer: Any, player: Any, states: list[State], dtype: Any) -> float:
@@ -54,7 +43,7 @@ def format_step(model: Any, tokenizer: Any, optimizer: Any, player: Any, states:
     model.eval()  # sampling: no dropout
     moves = player.act_batch(states, [s.current_player for s in states])
     model.train()
-    rewards = torch.tensor([float(accepted(s, m.action)) for s, m in zip(states, moves, strict=True)])
+    rewards = torch.tensor([float(accepts(s, m.action)) for s, m in zip(states, moves, strict=True)])
     advantages = rewards - rewards.mean()
     keep = [k for k, a in enumerate(advantages.tolist()) if a != 0.0]
     if keep:  # empty when all were accepted or all refused: no signal
@@ -108,7 +97,6 @@ def format_phase(
             if progress and done[key] % 10 == 0:
                 share = sum(shares[key][-10:]) / len(shares[key][-10:])
                 print(f"format {key} step {done[key]}/{steps[key]} accepted {share:.2f}", flush=True)
-    model.train()
     summary = {
         key: {"first_10": sum(v[:10]) / max(1, len(v[:10])), "last_10": sum(v[-10:]) / max(1, len(v[-10:]))}
         for key, v in shares.items()

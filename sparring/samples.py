@@ -19,6 +19,7 @@ and the learner reads every sample through :meth:`TurnSample.spans`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -217,21 +218,21 @@ def penalize_repeats(records: list[GameRecord], weight: float) -> tuple[list[Gam
         return " ".join(first.action.split())
 
     seat_of = {r.game: game_entry(parse_spec(r.game, what="game").name).proposer_seat for r in records}
-    texts: dict[str, list[str]] = {}
-    for r in records:
-        text = proposal(r)
+    proposals = [proposal(r) for r in records]
+    counts: dict[str, Counter[str]] = {}
+    for r, text in zip(records, proposals, strict=True):
         if text is not None:
-            texts.setdefault(r.game, []).append(text)
-    distinct = {game: len(set(ts)) / len(ts) for game, ts in texts.items()}
+            counts.setdefault(r.game, Counter())[text] += 1
+    made = {game: c.total() for game, c in counts.items()}
+    distinct = {game: len(c) / made[game] for game, c in counts.items()}
     if weight == 0.0:
         return records, distinct
     out = []
-    for r in records:
-        text = proposal(r)
+    for r, text in zip(records, proposals, strict=True):
         if text is None:
             out.append(r)
             continue
         returns = list(r.returns)
-        returns[seat_of[r.game]] -= weight * texts[r.game].count(text) / len(texts[r.game])
+        returns[seat_of[r.game]] -= weight * counts[r.game][text] / made[r.game]
         out.append(replace(r, returns=returns))
     return out, distinct

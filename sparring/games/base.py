@@ -109,6 +109,17 @@ def refuse_unlisted(action: str, legal: list[str]) -> str:
     return move
 
 
+def accepts(state: State, action: str | None) -> bool:
+    """Whether ``state`` takes ``action`` (tried on a copy): the legal-move rates and the format phase's reward."""
+    if action is None:
+        return False
+    try:
+        state.clone().apply(action)
+    except InvalidAction:
+        return False
+    return True
+
+
 def example_block(heading: str, examples: list[str]) -> str:
     """Example moves shown in an authoring turn's prompt, one per line, each in double quotes.
 

@@ -39,8 +39,10 @@ class TextView(Protocol):
         ...
 
 
-def legal_moves_line(legal: list[str]) -> str:
-    return "Legal moves: " + ", ".join(legal)
+def legal_moves_line(legal: list[str], quoted: bool = False) -> str:
+    """``Legal moves: a, b``; ``quoted`` writes ``"a", "b"``, so that a word's first token is the one it takes
+    after ``\\boxed{`` (see ``base.example_block``)."""
+    return "Legal moves: " + ", ".join(f'"{m}"' if quoted else m for m in legal)
 
 
 @dataclass

@@ -30,8 +30,8 @@ sneaky player has no turn that game.
 Moves the game refuses (``InvalidAction``, the loop's forfeit): a rewrite not
 of the form ``step <k>: <integer> <op> <integer> = <integer>`` or
 ``step <k> = <integer>``, a step number outside the solution, a rewrite that
-changes the step's operation, integers longer than 9 digits; a critic answer that is not ``none`` or a step number
-(those are listed moves). A well-formed rewrite that is **not wrong** (the
+changes the step's operation, integers longer than 9 digits; a critic answer
+that is not ``none`` or a step number (those are listed moves). A well-formed rewrite that is **not wrong** (the
 correct step, restated) ends the game at once as a loss for the sneaky player.
 
 Returns (zero-sum): the critic names the altered step (or ``none`` for an

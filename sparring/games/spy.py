@@ -170,7 +170,7 @@ class SpyState:
                 # bundled tokenizer splits " bicycle" as " b ic ..." and "{bicycle" as "b ic ..."); after a
                 # quote it is the same, so naming an item is copying tokens (see base.example_block).
                 lines.append("Name one item from your list.")
-                lines.append("Legal moves: " + ", ".join(f'"{item}"' for item in self.legal_actions()))
+                lines.append(legal_moves_line(self.legal_actions(), quoted=True))
         return "\n".join(lines)
 
     def clone(self) -> SpyState:
