@@ -6,7 +6,10 @@ checkpoint every ``--every`` steps. Afterwards every kept checkpoint plays
 greedily (temperature 0) against ``minimax`` -- perfect, breaking ties at
 random -- ``--games`` games in each seat, and against ``random``. Reported:
 non-loss rate vs minimax per seat with 95% Wilson intervals, win rate vs
-random, invalid-move rate. Goal from the issue: >= 95% non-loss vs minimax in
+random, invalid-move rate; and (unless ``--no-exact``) the exact scores of the
+sampled policy against perfect play, ``sparring.evaluate.solved``: non-loss
+per seat without game noise, and how often it takes a win in one, blocks one
+and keeps the position's value. Goal from the issue: >= 95% non-loss vs minimax in
 each seat within 30 CPU minutes, invalid moves < 1%.
 
     .venv/bin/python benchmarks/learn_tictactoe.py --minutes 30 [--variants plain,tictactoe]
@@ -30,6 +33,7 @@ from common import (
 )
 
 from sparring.checkpoint import RunDir, list_checkpoints
+from sparring.evaluate.solved import solved_scores
 from sparring.evaluate.suite import evaluate_game
 from sparring.games import make_game
 from sparring.players import make_player
@@ -61,8 +65,10 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
 }
 
 
-def evaluate_checkpoint(model_dir: Path, games: int) -> dict:
-    """Greedy play of one model vs minimax (``games`` per seat) and random (``games`` in all)."""
+def evaluate_checkpoint(model_dir: Path, games: int, exact: bool = True) -> dict:
+    """Greedy play of one model vs minimax (``games`` per seat) and random (``games`` in all); with ``exact``,
+    also the exact scores of its sampled policy against perfect play (``sparring.evaluate.solved``, ~1 CPU
+    minute): non-loss per seat without game noise, and the tactic rates (take a win, block, keep the value)."""
     game = make_game("tic_tac_toe")
     policy = make_player(f"model:path={model_dir},temperature=0,max_new_tokens=16", game)
     result = evaluate_game(game, "tic_tac_toe", policy, ["minimax", "random"], 2 * games, with_exploitability=False)
@@ -72,6 +78,9 @@ def evaluate_checkpoint(model_dir: Path, games: int) -> dict:
         low, high = stats["intervals"]["loss"]
         row[f"non_loss_seat{seat}"] = 1 - stats["loss"]
         row[f"non_loss_seat{seat}_ci"] = [1 - high, 1 - low]
+    if exact:
+        scores = solved_scores(game, make_player(f"model:path={model_dir}", game))
+        row.update({f"exact_{k}": v for k, v in scores.items() if k != "positions"})
     return row
 
 
@@ -87,6 +96,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run")
     parser.add_argument("--out", default="benchmarks/results/learn_tictactoe.json")
     parser.add_argument("--report-only", action="store_true", help="evaluate the existing runs under --root again")
+    parser.add_argument("--no-exact", action="store_true", help="skip the exact scores against perfect play")
     args = parser.parse_args()
     root, out = Path(args.root), Path(args.out)
     names = chosen_variants(args.variants, VARIANTS, root, args.report_only)
@@ -100,7 +110,8 @@ def main() -> None:
         start = start_model(root / name)
         models = [(0, start), *((step, path / "model") for step, path in list_checkpoints(RunDir(root / name)))]
         for step, model_dir in models:  # step 0: the model the run started from
-            row = {"step": step, "minutes": minutes.get(step, 0.0), **evaluate_checkpoint(model_dir, args.games)}
+            scores = evaluate_checkpoint(model_dir, args.games, exact=not args.no_exact)
+            row = {"step": step, "minutes": minutes.get(step, 0.0), **scores}
             curves[name].append(row)
             print(name, {k: v for k, v in row.items() if not k.endswith("_ci")}, flush=True)
     columns = [
@@ -111,6 +122,14 @@ def main() -> None:
         ("win_vs_random", "win vs random", ".2f"),
         ("invalid", "invalid", ".3f"),
     ]
+    if not args.no_exact:  # the sampled policy, exactly: non-loss per seat and the tactic rates
+        columns += [
+            ("exact_non_loss_seat0", "exact X", ".3f"),
+            ("exact_non_loss_seat1", "exact O", ".3f"),
+            ("exact_take_win", "take win", ".3f"),
+            ("exact_block", "block", ".3f"),
+            ("exact_optimal", "optimal", ".3f"),
+        ]
     for name, rows in curves.items():
         print(f"\n{name}: {VARIANTS[name][2]} -- greedy, {args.games} games per seat vs minimax")
         print(table(rows, columns))

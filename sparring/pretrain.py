@@ -59,7 +59,7 @@ import torch
 from sparring.device import autocast, autocast_dtype
 from sparring.engines.paths import BUNDLED
 from sparring.games import State, make_game
-from sparring.games.priors import moves_for, uniform
+from sparring.games.priors import Prior, moves_for, uniform
 from sparring.games.registry import game_entry
 from sparring.prefix import response_log_softmax
 from sparring.prompts import PromptConfig, format_answer, render_messages
@@ -304,12 +304,12 @@ def distill_samples(name: str, config: PretrainConfig, prompt: PromptConfig | No
     return [sample for _, sample in game_turns(name, config.distill_pool, clean, prompt or PromptConfig(), rng)]
 
 
-def information_states(name: str, prompt: PromptConfig | None = None) -> list[Sample]:
+def information_states(name: str, prompt: PromptConfig | None = None, prior: Prior | None = None) -> list[Sample]:
     """One sample per information state of an OpenSpiel game (every position, with perfect information),
-    answered with the prior's whole distribution."""
+    answered with the whole distribution of ``prior`` (the game's own by default)."""
     prompt = prompt or PromptConfig()
     game = make_game(name)
-    prior = game_entry(name).prior or uniform
+    prior = prior or game_entry(name).prior or uniform
     samples = []
     for pstate in decision_states(game.pyspiel_game, game_entry(name).perfect_information):
         state = game.wrap(pstate)
