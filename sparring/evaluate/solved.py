@@ -24,7 +24,7 @@ from typing import Any
 
 from sparring.errors import UserError
 from sparring.games.base import Game, State
-from sparring.games.priors import threatens, wins_now
+from sparring.games.priors import safe_moves, wins_now
 from sparring.players.base import Player, policy_batch
 from sparring.players.minimax import MinimaxPlayer
 
@@ -116,12 +116,7 @@ def tactics(states: list[State], table: dict[str, dict[str, float]], perfect: Mi
         if winning:
             take_win.append(sum(probs[m] for m in winning))
             continue
-        safe = []
-        for move in moves:
-            child = state.clone()
-            child.apply(move)
-            if not threatens(child):
-                safe.append(move)
+        safe = safe_moves(state, moves)
         if 0 < len(safe) < len(moves):
             block.append(sum(probs[m] for m in safe))
     mean = lambda values: sum(values) / len(values) if values else float("nan")  # noqa: E731

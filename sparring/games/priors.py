@@ -67,6 +67,17 @@ def threatens(state: State) -> bool:
     return not state.is_terminal() and any(wins_now(state, m) for m in state.legal_actions())
 
 
+def safe_moves(state: State, moves: list[str]) -> list[str]:
+    """The ``moves`` that leave the opponent no win in one."""
+    safe = []
+    for m in moves:
+        child = state.clone()
+        child.apply(m)
+        if not threatens(child):
+            safe.append(m)
+    return safe
+
+
 def tactical(win: float = 0.5, block: float = 0.5) -> Prior:
     """One-move lookahead for win/lose board games, else uniform.
 
@@ -82,12 +93,7 @@ def tactical(win: float = 0.5, block: float = 0.5) -> Prior:
         winning = [m for m in moves if wins_now(state, m)]
         if winning:
             return mix(winning, moves, win)
-        safe = []
-        for m in moves:
-            child = state.clone()
-            child.apply(m)
-            if not threatens(child):
-                safe.append(m)
+        safe = safe_moves(state, moves)
         if 0 < len(safe) < len(moves):
             return mix(safe, moves, block)
         return dict.fromkeys(moves, 1.0 / len(moves))
