@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from common import machine, table, write_json
 
 from sparring.device import autocast_dtype
 from sparring.engines.paths import BUNDLED
-from sparring.evaluate.solved import best_moves, solved_scores
+from sparring.evaluate.solved import solved_scores
 from sparring.games import State, make_game
 from sparring.players.lm import LMPlayer
 from sparring.players.minimax import MinimaxPlayer
@@ -32,13 +31,10 @@ from sparring.pretrain import encode_samples, information_states, train_step
 
 
 def score(model, tokenizer, game) -> dict:
-    """Exact scores of the model as it is now (saved to a scratch directory and read back as a player)."""
+    """Exact scores of the model as it is now."""
     from sparring.engines.hf import HFEngine
 
-    with tempfile.TemporaryDirectory() as scratch:
-        model.save_pretrained(scratch)
-        tokenizer.save_pretrained(scratch)
-        return solved_scores(game, LMPlayer(HFEngine(Path(scratch)), game))
+    return solved_scores(game, LMPlayer(HFEngine(model, tokenizer), game))
 
 
 def main() -> None:
@@ -59,7 +55,7 @@ def main() -> None:
     perfect = MinimaxPlayer()
 
     def minimax_prior(state: State) -> dict[str, float]:
-        best = best_moves(perfect, state)
+        best = perfect.best_moves(state)
         return {m: (1.0 / len(best) if m in best else 0.0) for m in state.legal_actions()}
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from sparring.errors import UserError
-from sparring.evaluate.solved import best_moves, non_loss, positions, read_policy, solved_scores, tactics
+from sparring.evaluate.solved import non_loss, positions, read_policy, solved_scores, tactics
 from sparring.games import make_game
 from sparring.games.priors import wins_now
 from sparring.players import make_player
@@ -34,7 +34,7 @@ def test_perfect_play_never_loses_and_scores_one_on_every_tactic(ttt, ttt_positi
     perfect = MinimaxPlayer()
 
     def policy(state):
-        moves = best_moves(perfect, state)
+        moves = perfect.best_moves(state)
         return dict.fromkeys(moves, 1.0 / len(moves))
 
     assert non_loss(ttt, policy, 0, perfect) == pytest.approx(1.0)
@@ -87,5 +87,7 @@ def test_read_policy_renormalises_over_legal_moves(ttt):
 def test_refuses_games_it_cannot_score(ttt):
     with pytest.raises(UserError, match="perfect-information"):
         solved_scores(make_game("kuhn_poker"), make_player("uniform", make_game("kuhn_poker")))
+    with pytest.raises(UserError, match="too big"):
+        solved_scores(make_game("connect_four"), make_player("uniform", make_game("connect_four")))
     with pytest.raises(UserError, match="no policy view"):
         read_policy(ttt, make_player("minimax", ttt), [ttt.new_state(0)])

@@ -24,34 +24,19 @@ from typing import Any
 
 from sparring.errors import UserError
 from sparring.games.base import Game, State
+from sparring.games.openspiel import OpenSpielGame
 from sparring.games.priors import safe_moves, wins_now
-from sparring.players.base import Player, policy_batch
+from sparring.players.base import Player, legal_share, policy_batch
 from sparring.players.minimax import MinimaxPlayer
 
 Policy = Callable[[State], dict[str, float]]
 
 
-def positions(game: Game, limit: int = 20_000) -> list[State]:
-    """Every position with a move to make, walked once each (keyed by the rendered board and the mover)."""
-    seen: set[str] = set()
-    found: list[State] = []
-    stack = [game.new_state(0)]
-    while stack:
-        state = stack.pop()
-        if state.is_terminal():
-            continue
-        key = key_of(state)
-        if key in seen:
-            continue
-        seen.add(key)
-        found.append(state)
-        if len(found) > limit:
-            raise UserError(f"{game.name} has more than {limit} positions: too big to score exactly against perfect play")
-        for move in state.legal_actions() or []:
-            child = state.clone()
-            child.apply(move)
-            stack.append(child)
-    return found
+def positions(game: Game) -> list[State]:
+    """Every position with a move to make, once each (the pretrain distill phase's walk, ``decision_states``)."""
+    from sparring.pretrain import decision_states
+
+    return [game.wrap(pstate) for pstate in decision_states(game.pyspiel_game, perfect_information=True)]
 
 
 def key_of(state: State) -> str:
@@ -66,16 +51,8 @@ def read_policy(game: Game, player: Player, states: list[State], batch_size: int
     for start in range(0, len(states), batch_size):
         chunk = states[start : start + batch_size]
         for state, probs in zip(chunk, policy_batch(player, chunk, [s.current_player for s in chunk]), strict=True):
-            legal = state.legal_actions() or []
-            total = sum(max(probs.get(m, 0.0), 0.0) for m in legal)
-            table[key_of(state)] = {m: (max(probs.get(m, 0.0), 0.0) / total if total > 0 else 1.0 / len(legal)) for m in legal}
+            table[key_of(state)] = legal_share(probs, state.legal_actions() or [])
     return table
-
-
-def best_moves(perfect: MinimaxPlayer, state: State) -> list[str]:
-    scores = perfect.scores(state)
-    best = max(scores.values())
-    return [m for m, v in scores.items() if v >= best - 1e-9]
 
 
 def non_loss(game: Game, policy: Policy, seat: int, perfect: MinimaxPlayer | None = None) -> float:
@@ -91,7 +68,7 @@ def non_loss(game: Game, policy: Policy, seat: int, perfect: MinimaxPlayer | Non
             if state.current_player == seat:
                 dist = policy(state)
             else:
-                moves = best_moves(perfect, state)
+                moves = perfect.best_moves(state)
                 dist = dict.fromkeys(moves, 1.0 / len(moves))
             total = 0.0
             for move, p in dist.items():
@@ -111,7 +88,7 @@ def tactics(states: list[State], table: dict[str, dict[str, float]], perfect: Mi
     for state in states:
         probs = table[key_of(state)]
         moves = list(probs)
-        optimal.append(sum(probs[m] for m in best_moves(perfect, state)))
+        optimal.append(sum(probs[m] for m in perfect.best_moves(state)))
         winning = [m for m in moves if wins_now(state, m)]
         if winning:
             take_win.append(sum(probs[m] for m in winning))
@@ -127,8 +104,11 @@ def solved_scores(game: Game, player: Player) -> dict[str, Any]:
     """Every figure of this module for one player: non-loss per seat (sampled and greedy) and the tactics."""
     from sparring.games.registry import game_entry
 
-    if game.num_players != 2 or not game_entry(game.name).perfect_information:
+    entry = game_entry(game.name)
+    if game.num_players != 2 or not entry.perfect_information:
         raise UserError(f"exact scores against perfect play need a two-player perfect-information game, not {game.name}")
+    if not entry.enumerable or not isinstance(game, OpenSpielGame):
+        raise UserError(f"{game.name} is too big to walk every position; exact scores are for tic_tac_toe")
     states = positions(game)
     table = read_policy(game, player, states)
     perfect = MinimaxPlayer()

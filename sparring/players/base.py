@@ -76,3 +76,10 @@ def policy_batch(player: PolicyPlayer, states: list[State], seats: list[int]) ->
     if batch is not None:
         return batch(states, seats)
     return [player.action_probabilities(s, seat) for s, seat in zip(states, seats, strict=True)]
+
+
+def legal_share(probs: dict[str, float], legal: list[str]) -> dict[str, float]:
+    """``probs`` restricted to the ``legal`` moves and renormalised (negative mass as 0); uniform when none is
+    left. How a policy view that also puts mass on unlisted answers is read as a policy over the legal moves."""
+    total = sum(max(probs.get(m, 0.0), 0.0) for m in legal)
+    return {m: (max(probs.get(m, 0.0), 0.0) / total if total > 0 else 1.0 / len(legal)) for m in legal}

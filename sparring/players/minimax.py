@@ -58,7 +58,11 @@ class MinimaxPlayer:
         """Minimax value of each legal move for the player to move."""
         return {m: self.child_value(state, m, self.depth) for m in self.legal(state)}
 
-    def act(self, state: State, seat: int) -> str:
+    def best_moves(self, state: State) -> list[str]:
+        """Every move of the best minimax value for the player to move (the ties ``act`` draws from)."""
         scores = self.scores(state)
         best = max(scores.values())
-        return self.rng.choice([m for m, v in scores.items() if v >= best - 1e-9])
+        return [m for m, v in scores.items() if v >= best - 1e-9]
+
+    def act(self, state: State, seat: int) -> str:
+        return self.rng.choice(self.best_moves(state))
