@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import functools
 import os
+import weakref
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -69,8 +70,9 @@ class DataParallel:
         self.rank = rank
         self.world = world
         self.device = device
-        self._synced: set[int] = set()
-        """Learners (by id) whose weights and state the other ranks have received."""
+        self._synced: weakref.WeakSet[Learner] = weakref.WeakSet()
+        """Learners whose weights and state the other ranks have received (held weakly, not by id: a learner
+        made after another was freed can get its id, and would then never be sent)."""
         self._released = False
         self._closed = False
 
@@ -128,11 +130,11 @@ class DataParallel:
         if not self.is_main:
             return
         self._released = False
-        if id(learner) not in self._synced:
+        if learner not in self._synced:
             self._send(("sync", ()))
             self.broadcast_state(learner.model.state_dict())
             self.broadcast_state(learner.state_dict())
-            self._synced.add(id(learner))
+            self._synced.add(learner)
         self._send((command, args))
 
     def release(self) -> None:
@@ -187,6 +189,11 @@ class DataParallel:
         if not failed:
             self.release()
         if torch.distributed.is_initialized():
+            if not failed:
+                # Leave together: a rank that tears its gloo group down while a peer is still working (saving
+                # its weights) can make the peer's gloo thread abort the process at exit (SIGABRT, "terminate
+                # called without an active exception"), failing a run that finished.
+                torch.distributed.barrier()
             torch.distributed.destroy_process_group()
 
     def follower_config(self, config: TrainConfig) -> TrainConfig:
