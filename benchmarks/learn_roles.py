@@ -27,7 +27,6 @@ different scales (the proposer's -1.5 for a refused task).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from common import (
@@ -45,9 +44,7 @@ from common import (
 from sparring.checkpoint import RunDir, list_checkpoints
 from sparring.config import load_run_config
 from sparring.engines import load_hf_engine
-from sparring.engines.base import SamplingParams
-from sparring.evaluate.benchmark import Problem, load_problems, score_benchmark
-from sparring.evaluate.heldout import ARITH, CRITIC
+from sparring.evaluate.heldout import ARITH, CRITIC, score_heldout
 
 VS_PRIOR = ["opponent.kind=fixed", "opponent.fixed=prior"]
 """The solver_* variants play against the ``prior`` player, which proposes valid example tasks. Until stage 11
@@ -90,19 +87,6 @@ HELDOUT = {"propose-solve": (ARITH, "level"), "sneaky-critic": (CRITIC, "kind")}
 GAME = {"propose-solve": "propose_solve", "sneaky-critic": "sneaky_critic"}
 
 
-def heldout(model_dir: Path, problems: list[Problem], groups: list[str], split: str, precision: str) -> dict:
-    """Greedy accuracy on a held-out set, with its interval, and per level / kind (``groups``, one per problem)."""
-    engine = load_hf_engine(model_dir, device="cpu", autocast=precision)
-    result = score_benchmark(engine, problems, SamplingParams(temperature=0.0, max_new_tokens=32, seed=0))
-    summary = result.summary()
-    out = {"accuracy": summary["accuracy"], "interval": summary["interval"]}
-    for group in sorted(set(groups), key=str):
-        hits = [r.correct for r, g in zip(result.results, groups, strict=True) if g == group]
-        out[f"{split} {group}"] = sum(hits) / len(hits)
-    out["unread"] = sum(r.predicted is None for r in result.results) / len(result.results)
-    return out
-
-
 def window(metrics: dict[int, dict], lo: int, hi: int, key: str) -> float | None:
     """Mean of a training metric over steps (lo, hi]: what the run did on its way to a checkpoint."""
     values = [m[key] for s, m in metrics.items() if lo < s <= hi and key in m]
@@ -117,11 +101,11 @@ def curve(run_dir: Path, recipe: str, score_every: int = 1) -> list[dict]:
     game, rows, previous = GAME[recipe], [], 0
     kept = list_checkpoints(RunDir(run_dir))
     scored = [c for k, c in enumerate(kept, 1) if k % score_every == 0 or k == len(kept)]
-    heldout_file, split = HELDOUT[recipe]  # read once, scored at every checkpoint
-    problems, groups = load_problems(heldout_file), [json.loads(line)[split] for line in heldout_file.read_text().splitlines()]
+    heldout_file, split = HELDOUT[recipe]
     for step, path in [(0, None), *scored]:
         row = {"step": step, "minutes": minutes.get(step, 0.0)}
-        row.update(heldout(start_model(run_dir) if path is None else path / "model", problems, groups, split, precision))
+        model_dir = start_model(run_dir) if path is None else path / "model"
+        row.update(score_heldout(load_hf_engine(model_dir, device="cpu", autocast=precision), heldout_file, split))
         if step:
             row["invalid"] = window(metrics, previous, step, f"train/{game}/invalid")
             row["return0"] = window(metrics, previous, step, f"train/{game}/return/seat0")

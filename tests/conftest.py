@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sparring.engines.base import Generation, SamplingParams
 from sparring.games import game_entries
 
 
@@ -77,3 +78,32 @@ def tiny_model(bundled_tokenizer):
         pad_token_id=bundled_tokenizer.pad_token_id,
     )
     return LlamaForCausalLM(config)
+
+
+class StubTokenizer:
+    """Characters as token ids, no chat template: the prompt text can be read back from the ids."""
+
+    chat_template = None
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return [ord(c) for c in text]
+
+
+class StubEngine:
+    """Replies to each prompt with the answer ``answers`` gives for the question found in it, boxed after some
+    words, so a benchmark's scoring can be checked against answers chosen by the test."""
+
+    def __init__(self, answers: dict[str, str]):
+        self.tokenizer = StubTokenizer()
+        self.answers = answers
+        self.batches: list[int] = []
+
+    def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
+        self.batches.append(len(prompts))
+        out = []
+        for ids in prompts:
+            text = "".join(map(chr, ids))
+            question = next(q for q in self.answers if q in text)
+            reply = f"Let me think. The answer is \\boxed{{{self.answers[question]}}}"
+            out.append(Generation(ids[:3], [0.0] * 3, reply, "stop"))
+        return out

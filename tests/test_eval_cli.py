@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import StubEngine
 from tiny_runs import TINY_RUN
 
 from sparring.cli import main
-from sparring.engines.base import Generation, SamplingParams
+from sparring.engines.base import SamplingParams
 from sparring.evaluate.benchmark import SAMPLE, check_answer, load_problems, score_benchmark
 from sparring.evaluate.stats import wilson_interval
 
@@ -174,34 +175,6 @@ def test_league_table_and_chosen_players(run_dir, capsys):
 
 
 # ----------------------------------------------------------------------------- math benchmark
-class StubTokenizer:
-    """Characters as token ids, no chat template: the prompt text can be read back from the ids."""
-
-    chat_template = None
-
-    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
-        return [ord(c) for c in text]
-
-
-class StubEngine:
-    """Answers the problems listed in ``right`` correctly (in an equivalent form where one exists), the rest wrongly."""
-
-    def __init__(self, answers: dict[str, str]):
-        self.tokenizer = StubTokenizer()
-        self.answers = answers
-        self.batches: list[int] = []
-
-    def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
-        self.batches.append(len(prompts))
-        out = []
-        for ids in prompts:
-            text = "".join(map(chr, ids))
-            question = next(q for q in self.answers if q in text)
-            reply = f"Let me think. The answer is \\boxed{{{self.answers[question]}}}"
-            out.append(Generation(ids[:3], [0.0] * 3, reply, "stop"))
-        return out
-
-
 def test_benchmark_accuracy_is_exact_on_known_answers():
     pytest.importorskip("math_verify", reason="the `math` extra (make install has it)")
     problems = load_problems(SAMPLE)

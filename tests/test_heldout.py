@@ -4,10 +4,11 @@ import ast
 import json
 
 import pytest
+from conftest import StubEngine
 
 from sparring.errors import UserError
 from sparring.evaluate.benchmark import load_problems
-from sparring.evaluate.heldout import ARITH, CRITIC, arith_rows, critic_rows, write
+from sparring.evaluate.heldout import ARITH, CRITIC, arith_rows, critic_rows, score_heldout, write
 from sparring.games import make_game
 from sparring.games.propose_solve import evaluate
 from sparring.games.sneaky_critic import OPS, Step, first_break
@@ -45,6 +46,24 @@ def test_every_critic_answer_is_the_planted_step():
         elif row["kind"] == "result":
             s = steps[found - 1]
             assert OPS[s.op](s.left, s.right) != s.result
+
+
+def test_the_copy_and_compare_reader_scores_its_known_share_by_kind():
+    """A critic that only compares each step's left number with the result before it (no arithmetic) finds every
+    broken chain and every untouched solution and no wrong result: 139 of the 200 positions, 0.695. Scored
+    through ``score_heldout``, the learning benchmarks' table, with a stub engine that answers as that rule."""
+    pytest.importorskip("math_verify", reason="the `math` extra (make install has it)")
+    rows = [json.loads(line) for line in CRITIC.read_text().splitlines()]
+    answers = {}
+    for row in rows:
+        text = row["question"]
+        start = int(text.split("Start with ")[1].split(".")[0])
+        found = first_break(start, [_step(line) for line in text.splitlines() if line.startswith("step ")], arithmetic=False)
+        answers[text] = "none" if found is None else str(found)
+    scores = score_heldout(StubEngine(answers), CRITIC, "kind")
+    assert scores["accuracy"] == pytest.approx(139 / 200)
+    assert (scores["kind chain"], scores["kind clean"], scores["kind result"]) == (1.0, 1.0, 0.0)
+    assert scores["unread"] == 0.0 and scores["interval"][0] < 0.695 < scores["interval"][1]
 
 
 def _step(line: str) -> Step:

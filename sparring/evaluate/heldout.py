@@ -28,8 +28,10 @@ import random
 from pathlib import Path
 from typing import Any
 
+from sparring.engines.base import Engine, SamplingParams
+from sparring.evaluate.benchmark import load_problems, score_benchmark
 from sparring.games.propose_solve import ProposeSolve, evaluate
-from sparring.games.sneaky_critic import SneakyCritic
+from sparring.games.sneaky_critic import SneakyCritic, SneakyCriticState
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "benchmarks"
 ARITH = ASSETS / "arith_heldout.jsonl"
@@ -64,20 +66,41 @@ def arith_rows(per_level: int = 60, seed: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
+def critic_position(game: SneakyCritic, seed: int, k: int) -> tuple[SneakyCriticState, str]:
+    """The critic's turn of game ``seed`` after the ``k``-th (cyclically) of its wrong example rewrites, and the
+    kind of error: ``chain`` (a left number changed), ``result`` (a result changed) or ``clean`` (untouched)."""
+    state = game.new_state(seed)
+    if state.clean:
+        return state, "clean"
+    wrong = [text for text, is_wrong in state.examples if is_wrong]
+    state.apply(wrong[k % len(wrong)])
+    k_step = state.altered - 1
+    return state, "chain" if state.shown()[k_step].left != state.solution[k_step].left else "result"
+
+
 def critic_rows(count: int = 200) -> list[dict[str, Any]]:
     """``count`` critic positions from held-out seeds, each with its truth (a step number or ``none``)."""
     game = SneakyCritic()
     rows = []
     for k in range(count):
-        state = game.new_state(SEED_BASE + k)
-        kind = "clean"
-        if not state.clean:
-            wrong = [text for text, is_wrong in state.examples if is_wrong]
-            state.apply(wrong[k % len(wrong)])
-            k_step = state.altered - 1
-            kind = "chain" if state.shown()[k_step].left != state.solution[k_step].left else "result"
+        state, kind = critic_position(game, SEED_BASE + k, k)
         rows.append({"question": state.observation(1), "answer": state.truth(), "system": "game:sneaky_critic", "kind": kind})
     return rows
+
+
+def score_heldout(engine: Engine, path: Path, split: str) -> dict[str, Any]:
+    """Greedy accuracy of ``engine`` on a held-out file, with its 95% Wilson interval, per ``split`` group (each
+    line's ``level`` or ``kind``), and the share of answers not read at all: what the learning benchmarks table."""
+    problems = load_problems(path)
+    groups = [json.loads(line)[split] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    result = score_benchmark(engine, problems, SamplingParams(temperature=0.0, max_new_tokens=32, seed=0))
+    summary = result.summary()
+    out = {"accuracy": summary["accuracy"], "interval": summary["interval"]}
+    for group in sorted(set(groups), key=str):
+        hits = [r.correct for r, g in zip(result.results, groups, strict=True) if g == group]
+        out[f"{split} {group}"] = sum(hits) / len(hits)
+    out["unread"] = sum(r.predicted is None for r in result.results) / len(result.results)
+    return out
 
 
 def write(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -115,11 +115,15 @@ def is_wrong(step: Step, correct: Step) -> bool:
     return (step.left, step.result) != (correct.left, correct.result)
 
 
-def first_break(start: int, shown: list[Step]) -> int | None:
-    """The first step (1-based) of a shown solution that does not follow from the one before, or None."""
+def first_break(start: int, shown: list[Step], arithmetic: bool = True) -> int | None:
+    """The first step (1-based) of a shown solution that does not follow from the one before, or None.
+
+    ``arithmetic=False`` only compares each step's left number with the result before it: the copy-and-compare
+    rule a reader who cannot compute can follow. It finds a broken chain at its step, but a wrong result one
+    step late (where the next step starts from the right value) or never (on the last step)."""
     value = start
     for k, step in enumerate(shown, 1):
-        if step.left != value or OPS[step.op](step.left, step.right) != step.result:
+        if step.left != value or (arithmetic and OPS[step.op](step.left, step.right) != step.result):
             return k
         value = step.result
     return None
