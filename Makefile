@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 # and the path of its HTML report.
 DEMO_MINUTES ?= 5
 demo: install
-	$(PY) -m sparring train spiral-tictactoe name=demo max_minutes=$(DEMO_MINUTES)
+	$(PY) -m sparring train tictactoe name=demo max_minutes=$(DEMO_MINUTES)
 
 # The suite runs in the precision `auto` picks here (bf16 autocast on a CPU with
 # native bf16, fp32 without); test-bf16 and test-fp32 force the other kind of

@@ -43,7 +43,13 @@ GENTLE = ["learner.adam_eps=1e-4"]
 
 VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "plain": ("spiral-tictactoe", [], "SPIRAL's update (RAE per role, one epoch, lr 3e-4)"),
-    "tictactoe": ("tictactoe", [], "the project's recipe for this game on CPU (see its YAML)"),
+    "tictactoe": ("tictactoe", [], "the project's recipe for this game on CPU (see its YAML): the fixed magnet below"),
+    "per_board": (
+        "tictactoe",
+        ["learner.kl_coef=0", "learner.adam_eps=1e-8"],
+        "the recipe as it was until the magnet joined it (and the `tictactoe` variant of the earlier tables): the "
+        "per-board baseline and invalid moves charged to their own turn, AdamW's usual epsilon, no KL",
+    ),
     "tictactoe_average_magnet": (
         "tictactoe",
         [*GENTLE, "learner.kl_coef=0.5", "learner.average_weights=0.98", "reference.magnet=average"],
