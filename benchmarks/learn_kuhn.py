@@ -112,6 +112,12 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         "the average magnet with a slower average (decay 0.995, about the last 200 steps): the magnet lags "
         "the policy by longer than the 300-step drift the 0.98 average followed",
     ),
+    "kuhn_cosine": (
+        [*AVERAGE_MAGNET, "learner.average_weights=0.995", "learner.lr_decay=cosine", "max_steps=800"],
+        "kuhn_average_magnet_slow with the learning rate falling along a cosine to a tenth over 800 steps "
+        "(about 13 CPU minutes here): does a shrinking step stop the drift the magnet only damps? (measured: "
+        "it freezes the policy wherever the drift has taken it)",
+    ),
     "kuhn_average_magnet_slow_lr6": (
         [*AVERAGE_MAGNET, "learner.average_weights=0.995", "learner.lr=6e-4"],
         "the slow average magnet at twice the learning rate: more movement, damped by the lagging magnet",
