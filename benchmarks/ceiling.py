@@ -45,7 +45,7 @@ from sparring.engines.paths import BUNDLED
 from sparring.evaluate.heldout import ARITH, CRITIC, arith_problem, critic_position, score_heldout
 from sparring.evaluate.solved import solved_scores
 from sparring.games import State, make_game
-from sparring.games.base import accepts
+from sparring.games.base import InvalidAction
 from sparring.games.propose_solve import evaluate
 from sparring.games.sneaky_critic import first_break
 from sparring.players.lm import LMPlayer
@@ -111,11 +111,12 @@ def proposer_rates(model: Any, tokenizer: Any, positions: int = 200) -> dict[str
         text = " ".join((move.action or "").split())
         texts.append(text)
         copied += text in {" ".join(example.split()) for example, _ in state.examples}
-        if accepts(state, move.action):
-            formed += 1
-            after = state.clone()
-            after.apply(move.action)
-            valid += not (after.is_terminal() and after.returns()[0] == -1.0)
+        try:
+            task = game.judge(move.action or "")  # what the game's own move makes of it, judged once
+        except InvalidAction:
+            continue
+        formed += 1
+        valid += task.invalid is None
     n = float(positions)
     return {"well_formed": formed / n, "valid": valid / n, "copied": copied / n, "distinct": len(set(texts)) / n}
 
