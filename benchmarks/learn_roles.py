@@ -74,6 +74,39 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         ["advantage.estimator=grpo"],
         "propose-solve in self-play with GRPO's batch-group mean",
     ),
+    "self_play_computed": (
+        "propose-solve",
+        ["games.0.name=propose_solve:truth=computed"],
+        "propose-solve in self-play (RAE), the checker computing each task's answer (Absolute Zero's split): "
+        "the proposer only has to write a problem, so its tasks are valid without it being able to add",
+    ),
+    "self_play_computed_repetition": (
+        "propose-solve",
+        ["games.0.name=propose_solve:truth=computed", "rollout.repetition_penalty=1.0"],
+        "the same with R-Zero's repetition penalty (weight 1)",
+    ),
+    "solver_own": (
+        "propose-solve",
+        [*VS_PRIOR, "rollout.turn_credit=own"],
+        "propose-solve vs the prior proposer, RAE, each solver attempt scored by itself (1 right, 0 wrong) "
+        "instead of sharing the success rate p",
+    ),
+    "solver_own_group": (
+        "propose-solve",
+        [*VS_PRIOR, "rollout.turn_credit=own", "advantage.baseline=observation"],
+        "the same with a per-observation baseline: the k attempts at one task are a GRPO group",
+    ),
+    "self_play_computed_own": (
+        "propose-solve",
+        [
+            "games.0.name=propose_solve:truth=computed",
+            "rollout.repetition_penalty=1.0",
+            "rollout.turn_credit=own",
+            "advantage.baseline=observation",
+        ],
+        "self-play, the checker computing the answers, R-Zero's repetition penalty, each attempt scored by "
+        "itself against its group of k",
+    ),
     "critic_rae": ("sneaky-critic", [], "sneaky-critic recipe, self-play: SPIRAL's RAE, one EMA baseline per role"),
     "critic_vs_prior": (
         "sneaky-critic",

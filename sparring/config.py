@@ -141,6 +141,11 @@ class RolloutSection(Section):
     invalid_credit: Literal["game", "turn"] = "game"
     """Who pays for an invalid move: ``game`` (SPIRAL) gives the forfeit scores to every turn of both seats;
     ``turn`` charges the offending turn alone and gives the game's other turns 0."""
+    turn_credit: Literal["return", "own"] = "return"
+    """In a game that scores some turns one by one (``propose_solve``'s and ``qrv``'s solver attempts):
+    ``return`` gives each attempt the seat's game return, the success rate p over its k attempts, so a wrong
+    attempt earns what its right siblings did; ``own`` gives each attempt its own score, 1 right and 0 wrong
+    (the per-sample verifier reward of GRPO-style training). Other games are unaffected."""
     gamma: float = Field(1.0, gt=0, le=1)
     """Per-turn discount of the game return over a seat's own turns (SPIRAL: 1, every turn gets the return)."""
     repetition_penalty: float = Field(0.0, ge=0)

@@ -22,7 +22,15 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sparring.games.base import PLACEMENT_SCORES, Game, InvalidAction, State, pairwise_scores, placement
+from sparring.games.base import (
+    PLACEMENT_SCORES,
+    Game,
+    InvalidAction,
+    ScoredTurns,
+    State,
+    pairwise_scores,
+    placement,
+)
 from sparring.games.registry import is_cooperative
 from sparring.players.base import Move, Player, act_many
 
@@ -59,6 +67,8 @@ class GameRecord:
     invalid_seat: int | None = None
     invalid_reason: str | None = None
     truncated: bool = False
+    turn_rewards: dict[int, list[float]] = field(default_factory=dict)
+    """Seat -> one reward per turn, for seats the game scores turn by turn (``ScoredTurns``); else absent."""
 
     def outcome(self, player: int) -> str:
         """``win``, ``draw`` or ``loss`` for the player with that index (see :func:`placement`)."""
@@ -141,6 +151,9 @@ def _play_turn(
         return True
     if state.is_terminal():
         record.returns = state.returns()
+        if isinstance(state, ScoredTurns):
+            scored = {s: state.turn_rewards(s) for s in range(len(record.returns))}
+            record.turn_rewards = {s: list(r) for s, r in scored.items() if r is not None}
         return True
     if record.moves >= max_turns:
         record.truncated = True

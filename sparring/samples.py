@@ -68,6 +68,7 @@ def turn_samples(
     learner_seats: Callable[[int, GameRecord], list[int]],
     gamma: float = 1.0,
     invalid_credit: Literal["game", "turn"] = "game",
+    turn_credit: Literal["return", "own"] = "return",
 ) -> list[TurnSample]:
     """Every decision made by a learning seat, with its reward.
 
@@ -83,6 +84,11 @@ def turn_samples(
     turn of that game, both seats', gets 0 -- the moves before the mistake
     were not what lost, and the opponent did nothing to earn the forfeit.
     SPIRAL's rule (``"game"``) gives the forfeit scores to every turn.
+
+    ``turn_credit="own"`` gives each turn of a seat the game scores turn by
+    turn (``record.turn_rewards``: a solver's k attempts, 1 right / 0 wrong)
+    its own reward, where ``"return"`` gives every attempt the seat's success
+    rate p -- a wrong answer then earns what its right siblings did.
     """
     samples: list[TurnSample] = []
     for game_id, record in enumerate(records):
@@ -91,9 +97,13 @@ def turn_samples(
             turns = [t for t in record.turns if t.seat == seat and "response_ids" in t.info]
             n = len(turns)
             final = credited_return(record, seat, invalid_credit)
+            own = record.turn_rewards.get(seat) if turn_credit == "own" else None
+            if own is not None and len(own) != n:
+                raise ValueError(f"{record.game} scored {len(own)} turns of seat {seat}, which made {n} decisions")
             for k, t in enumerate(turns):
                 # A turn-credited forfeit pays the final turn alone; otherwise every turn, discounted by turns to come.
                 reward = (final if k == n - 1 else 0.0) if forfeit_by_turn else final * gamma ** (n - 1 - k)
+                reward = own[k] if own is not None else reward
                 samples.append(
                     TurnSample(
                         game=record.game,

@@ -168,7 +168,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
 
     # (R-Zero's repetition penalty shapes a proposer's return here; the league and the logs keep the game's own)
     scored, distinct = penalize_repeats(records, cfg.rollout.repetition_penalty)
-    samples = turn_samples(scored, seats, cfg.rollout.gamma, cfg.rollout.invalid_credit)
+    samples = turn_samples(scored, seats, cfg.rollout.gamma, cfg.rollout.invalid_credit, cfg.rollout.turn_credit)
     # 4. credit (baselines learn from every learning seat's return, including seats that never moved)
     adv = cfg.advantage
     options = {

@@ -76,6 +76,32 @@ def test_a_proposal_not_of_the_arith_form_is_refused_and_changes_nothing(proposa
     assert (state.render(), state.observation(0), state.observation(1)) == before
 
 
+@pytest.mark.parametrize(("proposal", "problem"), [("2 + 2 = 5", "2 + 2"), ("(3 + 4) * 2", "(3 + 4) * 2")])
+def test_computed_truth_takes_the_checkers_value_and_ignores_the_stated_answer(proposal, problem):
+    state = played("propose_solve:truth=computed,attempts=2", proposal, ["4", "14"])
+    assert state.task.truth == eval(problem) and state.task.problem == problem  # noqa: S307 - a fixed literal
+    assert state.is_terminal() and state.returns() == [1.0, 0.5]
+    assert "computes the answer" in make_game("propose_solve:truth=computed").describe()
+
+
+@pytest.mark.parametrize("proposal", ["7 // (3 - 3)", "2 ** 3", "1 + = 2"])
+def test_computed_truth_still_refuses_or_invalidates_what_the_checker_cannot_value(proposal):
+    state = make_game("propose_solve:truth=computed").new_state(0)
+    try:
+        state.apply(proposal)
+    except InvalidAction:
+        assert state.task is None
+    else:
+        assert state.returns() == [-1.0, 0.0] and "division by zero" in state.render()
+
+
+def test_computed_truth_is_for_arith_only():
+    with pytest.raises(Exception, match="truth must be one of"):
+        make_game("propose_solve:truth=guessed")
+    with pytest.raises(Exception, match="for family=arith"):
+        make_game("propose_solve:family=code,truth=computed")
+
+
 def test_the_solver_must_answer_one_ascii_integer():
     state = played("propose_solve", "6 * 7 = 42", [])
     for bad in ("forty-two", "\u0664\u0662", "4_2", "42.0", ""):
@@ -159,6 +185,26 @@ def test_a_rollout_of_prior_and_random_players_keeps_the_two_roles_apart():
     assert baselines.known("propose_solve", 0) and baselines.known("propose_solve", 1)
     assert baselines.get("propose_solve", 0) != baselines.get("propose_solve", 1)
     assert {s.role for s in samples} == {0, 1}
+
+
+def test_turn_credit_own_scores_each_solver_attempt_by_itself():
+    state = played("propose_solve", "6 * 7 = 42", ["42", "41", "42", "0"])
+    assert state.turn_rewards(1) == [1.0, 0.0, 1.0, 0.0] and state.turn_rewards(0) is None
+    assert sum(state.turn_rewards(1)) / 4 == state.returns()[1]  # the mean is the return a role baseline learns
+    assert played("propose_solve", "2 + 2 = 5", []).turn_rewards(1) is None  # an invalid task has no attempts
+    game = make_game("propose_solve")
+    records = play_games(game, [Scripted(PriorPlayer(game, seed=1)), Scripted(PriorPlayer(game, seed=2))], 24, seed=5)
+    mixed = [r for r in records if 0 < r.returns[1] < 1]
+    assert mixed, "the prior solver should be right on some attempts and wrong on others"
+    every_seat = lambda i, r: [0, 1]  # noqa: E731
+    by_return, by_turn = turn_samples(mixed, every_seat), turn_samples(mixed, every_seat, turn_credit="own")
+    for shared, own in zip(by_return, by_turn, strict=True):
+        if own.seat == 0:
+            assert own.reward == shared.reward  # the proposer's single turn keeps its game return
+        else:
+            right = own.info["action"].strip() == str(mixed[own.game_id].turns[0].action).rpartition("=")[2].strip()
+            assert own.reward == float(right) and shared.reward == mixed[own.game_id].returns[1]
+    assert {s.reward for s in by_turn if s.seat == 1} == {0.0, 1.0}
 
 
 def test_the_prior_feeds_the_pretraining_corpus():

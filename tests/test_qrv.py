@@ -47,6 +47,9 @@ def test_a_valid_question_is_answered_in_k_attempts_and_scored_by_the_shared_lea
     assert state.is_terminal() and state.returns() == returns
     p = returns[1]
     assert returns[0] == proposer_reward(p)  # one reward function for propose_solve and qrv
+    own = state.turn_rewards(1)  # rollout.turn_credit=own: each attempt by itself, their mean the return
+    assert own == [float(a in ("V", "v.")) for a in answers] and sum(own) / len(own) == p
+    assert state.turn_rewards(0) is None
 
 
 @pytest.mark.parametrize(

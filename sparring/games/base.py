@@ -66,6 +66,18 @@ class State(Protocol):
 
 
 @runtime_checkable
+class ScoredTurns(Protocol):
+    """A finished state that scores some seat's turns one by one (a solver's independent attempts).
+
+    ``turn_rewards(seat)`` is one reward per turn of that seat, in order, or None where the seat's turns share
+    its game return. ``rollout.turn_credit: own`` gives each such turn its own reward instead of the return;
+    the rewards' mean should be the seat's return, so a role baseline learns the same figure either way.
+    """
+
+    def turn_rewards(self, seat: int) -> list[float] | None: ...
+
+
+@runtime_checkable
 class FreeTextState(State, Protocol):
     """A state whose turns are free text (``legal_actions`` is ``None``).
 

@@ -20,6 +20,13 @@ Task families (``propose_solve:family=arith|code``):
   The output is restricted to one integer so that the solver's answer is
   checked exactly and both families share the solver's answer format.
 
+``truth=computed`` (``arith`` only) makes the checker's value the task's truth
+and ignores the proposer's stated answer (``3 + 4 * 2`` alone is a task too):
+Absolute Zero's split, where the proposer writes the problem and the
+environment works out the answer, so a proposer that cannot compute can
+still set valid tasks. The default, ``truth=stated``, is PasoDoble's: the
+proposer must also know the answer.
+
 The solver answers one integer, ``\\boxed{14}``.
 
 Moves the game refuses (``InvalidAction``, the loop's forfeit: -1.5 / +0.5 in
@@ -27,7 +34,7 @@ training): a proposal that is not of the family's form (no ``=`` or no
 integer after it, an expression outside the grammar, a program that does not
 parse), and a solver answer that is not one integer.
 
-A well-formed task can still be **invalid**: the stated answer is wrong, a
+A well-formed task can still be **invalid**: the stated answer is wrong (under ``truth=stated``), a
 division by zero or a number past 10^12 (``arith``); a program that times
 out, crashes, runs out of memory, prints too much, tries something the
 sandbox forbids, prints anything but one integer, or prints different things
@@ -35,11 +42,14 @@ on its two runs (``code``). The game then ends at once: proposer -1, solver 0.
 
 Returns of a valid task, with p the solver's success rate over its k attempts:
 
-- solver: p. Every attempt's turn carries the same p (the framework gives a
-  seat's turns its game return); in expectation that is the per-attempt
-  success reward scaled by 1/k, plus noise from the other attempts. Note that
-  ``advantage.baseline=observation`` then sees k identical prompts with one
-  return and gives every attempt a zero advantage: use the role baseline.
+- solver: p. By default every attempt's turn carries the same p (the
+  framework gives a seat's turns its game return); in expectation that is the
+  per-attempt success reward scaled by 1/k, plus noise from the other
+  attempts, and ``advantage.baseline=observation`` sees k identical prompts
+  with one return and gives every attempt a zero advantage. With
+  ``rollout.turn_credit=own`` each attempt is scored by itself, 1 right and 0
+  wrong (``turn_rewards``); the observation baseline then makes the k
+  attempts at one task a GRPO group.
 - proposer: 1 - |2p - 1|, R-Zero's uncertainty reward (Huang et al. 2025,
   "R-Zero: Self-Evolving Reasoning LLM from Zero Data"; Agent0 uses the same
   term among others): 0 when the solver always or never succeeds, 1 at
@@ -77,6 +87,7 @@ from sparring.games.registry import GameEntry, register
 from sparring.sandbox import Limits, run_python
 
 FAMILIES = ("arith", "code")
+TRUTHS = ("stated", "computed")
 INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 MAX_PROBLEM_CHARS = 120
 MAX_PROGRAM_CHARS = 300
@@ -167,7 +178,11 @@ def evaluate(node: ast.AST) -> int:
     return value
 
 
-def arith_task(text: str) -> Task:
+def arith_task(text: str, computed: bool = False) -> Task:
+    """The task of ``<expression> = <integer>``. With ``computed``, the checker's value is the truth and the
+    stated answer is optional and never compared: ``<expression>`` alone is a task."""
+    if computed and "=" not in text:
+        text = f"{text} = 0"
     problem, tree, stated = parse_arith(text)
     try:
         value = evaluate(tree)
@@ -175,7 +190,7 @@ def arith_task(text: str) -> Task:
         return Task(problem, None, "division by zero")
     except ArithmeticError as err:
         return Task(problem, None, str(err))
-    if value != stated:
+    if value != stated and not computed:
         return Task(problem, None, f"the stated answer {stated} is wrong")
     return Task(problem, value)
 
@@ -248,21 +263,29 @@ class ProposeSolve:
     name = "propose_solve"
     num_players = 2
 
-    def __init__(self, family: str = "arith", attempts: int = 4, show_examples: bool = True):
+    def __init__(self, family: str = "arith", attempts: int = 4, show_examples: bool = True, truth: str = "stated"):
         if family not in FAMILIES:
             raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
+        if truth not in TRUTHS:
+            raise ValueError(f"truth must be one of {', '.join(TRUTHS)}, got {truth!r}")
+        if truth == "computed" and family != "arith":
+            raise ValueError("truth=computed is for family=arith; a program's truth is always its output")
         if not 1 <= attempts <= 16:
             raise ValueError(f"attempts must be between 1 and 16, got {attempts}")
         self.family, self.attempts, self.show_examples = family, attempts, show_examples
+        self.computed = truth == "computed"
 
     def judge(self, text: str) -> Task:
         """The task a proposal makes; InvalidAction when it is not of the family's form."""
-        return arith_task(text) if self.family == "arith" else judged_program(" ".join(text.split()))
+        return arith_task(text, self.computed) if self.family == "arith" else judged_program(" ".join(text.split()))
 
     def describe(self) -> str:
+        answer = (
+            "the checker computes the answer; one written after '=' is ignored" if self.computed else "the answer must be right"
+        )
         what = (
             "an integer arithmetic problem and its answer, written as <expression> = <integer>, e.g. (3 + 4) * 2 = 14 "
-            f"(integers up to {MAX_LITERAL}, + - * // % and parentheses; the answer must be right)"
+            f"(integers up to {MAX_LITERAL}, + - * // % and parentheses; {answer})"
             if self.family == "arith"
             else "a one-line Python program that prints one integer, statements separated by ;, e.g. "
             "x = 3; print(x * 4 + 1) (it runs in a sandbox: no files, network or processes)"
@@ -305,6 +328,12 @@ class ProposeSolveState:
         if not self.is_terminal():
             return [0.0, 0.0]
         return proposer_solver_returns(self.task.invalid is not None, self.solved(), self.game.attempts)
+
+    def turn_rewards(self, seat: int) -> list[float] | None:
+        """The solver's attempts one by one, 1 right and 0 wrong (their mean is its return p)."""
+        if seat != 1 or not self.is_terminal() or self.task.invalid is not None:
+            return None
+        return [float(a == self.task.truth) for a in self.answers]
 
     def legal_actions(self, player: int | None = None) -> None:
         return None

@@ -177,16 +177,26 @@ class QRVState:
     def is_terminal(self) -> bool:
         return self.question is not None and (self.question.invalid is not None or len(self.answers) == self.game.attempts)
 
+    def accepted(self) -> list[bool]:
+        """Whether the verifier accepts each answer so far."""
+        if self.question is None or self.question.truth is None:
+            return []
+        return [normalized(a) == normalized(self.question.truth) for a in self.answers]
+
     def right(self) -> int:
         """Answers the verifier accepts."""
-        if self.question is None or self.question.truth is None:
-            return 0
-        return sum(normalized(a) == normalized(self.question.truth) for a in self.answers)
+        return sum(self.accepted())
 
     def returns(self) -> list[float]:
         if not self.is_terminal():
             return [0.0, 0.0]
         return proposer_solver_returns(self.question.invalid is not None, self.right(), self.game.attempts)
+
+    def turn_rewards(self, seat: int) -> list[float] | None:
+        """The responder's attempts one by one, 1 accepted and 0 not (their mean is its return p)."""
+        if seat != 1 or not self.is_terminal() or self.question.invalid is not None:
+            return None
+        return [float(ok) for ok in self.accepted()]
 
     def legal_actions(self, player: int | None = None) -> None:
         return None
