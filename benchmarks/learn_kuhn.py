@@ -122,6 +122,12 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         [*AVERAGE_MAGNET, "learner.average_weights=0.995", "learner.lr=6e-4"],
         "the slow average magnet at twice the learning rate: more movement, damped by the lagging magnet",
     ),
+    "kuhn_pool": (
+        [*AVERAGE_MAGNET, "learner.average_weights=0.995", "opponent.kind=pool", "opponent.sampling=pfsp"]
+        + ["opponent.snapshot_every=40", "opponent.pool_size=8"],
+        "the kuhn update with half the games against a league of its last 8 snapshots (one every 40 steps, "
+        "drawn by PFSP): a policy that drifts into a line an older self punishes is pulled back",
+    ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,

@@ -12,7 +12,9 @@ Task families (``propose_solve:family=arith|code``):
 - ``arith`` (default): the proposer writes an integer arithmetic problem and
   its answer, ``\\boxed{(3 + 4) * 2 = 14}``. The problem may use integers up
   to 10^6, ``+ - * // %``, unary minus and parentheses, at most 120
-  characters. An exact checker (``ast``, never ``eval``) computes the value.
+  characters, and needs at least one operation (a bare number would state
+  its own answer: under ``truth=computed`` and a repetition penalty the
+  proposer drifted to writing ``826``, ``3210``, ... as its new tasks). An exact checker (``ast``, never ``eval``) computes the value.
 - ``code``: the proposer writes a short Python program that prints one
   integer, ``\\boxed{x = 3; print(x * 4 + 1)}``: one line (answers are read
   with their whitespace collapsed), statements separated by ``;``, at most
@@ -160,6 +162,8 @@ def parse_arith(text: str) -> tuple[str, ast.Expression, int]:
         ok = ok or (isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) <= MAX_LITERAL)
         if not ok:
             raise InvalidAction(f"only integers up to {MAX_LITERAL}, + - * // % and parentheses are allowed")
+    if not any(isinstance(node, ast.BinOp) for node in nodes):
+        raise InvalidAction("the problem needs at least one operation (+ - * // %): a bare number is its own answer")
     return problem, tree, answer
 
 
