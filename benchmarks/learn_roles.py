@@ -107,6 +107,22 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         "self-play, the checker computing the answers, R-Zero's repetition penalty, each attempt scored by "
         "itself against its group of k",
     ),
+    "solver_k16_group": (
+        "propose-solve",
+        [*VS_PRIOR, "games.0.name=propose_solve:attempts=16", "rollout.turn_credit=own", "advantage.baseline=observation"],
+        "solver_own_group with 16 attempts a task: a solver right 1-5% of the time then has a right answer "
+        "in a group of 16 about a third of the time",
+    ),
+    "self_play_k16": (
+        "propose-solve",
+        [
+            "games.0.name=propose_solve:truth=computed,attempts=16",
+            "rollout.repetition_penalty=1.0",
+            "rollout.turn_credit=own",
+            "advantage.baseline=observation",
+        ],
+        "self_play_computed_own with 16 attempts a task",
+    ),
     "critic_rae": ("sneaky-critic", [], "sneaky-critic recipe, self-play: SPIRAL's RAE, one EMA baseline per role"),
     "critic_vs_prior": (
         "sneaky-critic",

@@ -39,6 +39,7 @@ Names starting with a dot in ``checkpoints/`` are work in progress of some save 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -397,8 +398,8 @@ def save_checkpoint(
         write(tmp)
         _write_manifest(tmp, step)
         _publish(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as err:
+        _discard(tmp, err, f"checkpoint step-{step}", run)
         raise
     if keep_last is not None:
         prune_checkpoints(run, keep_last, protect=set(protect) | {step}, newest=step)
@@ -417,10 +418,30 @@ def save_best(run: RunDir, step: int, write: Callable[[Path], None], info: dict[
         _write_durably(tmp / BEST_INFO, json.dumps(info, indent=2).encode())
         _write_manifest(tmp, step)
         _publish(tmp, run.best_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as err:
+        _discard(tmp, err, "RUN/best", run)
         raise
     return run.best_dir
+
+
+LOW_SPACE = 64 * 2**20
+"""Free bytes under which a failed write is put down to a full disk (torch reports one as a RuntimeError)."""
+
+
+def _discard(tmp: Path, err: BaseException, what: str, run: RunDir) -> None:
+    """Remove a half-written directory; a write that failed because the disk is full becomes one clear line.
+
+    Measured before the removal, while the partial files still hold the space they took.
+    """
+    full = isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(err, OSError | RuntimeError) and not full:
+        full = shutil.disk_usage(tmp.parent).free < LOW_SPACE
+    shutil.rmtree(tmp, ignore_errors=True)
+    if full:
+        raise UserError(
+            f"could not write {what}: the disk under {tmp.parent} is full ({err}). The checkpoints already "
+            f"written are intact; free some space and continue with `sparring train --resume {run.path}`"
+        ) from err
 
 
 def read_best(run: RunDir) -> dict[str, Any] | None:

@@ -168,6 +168,36 @@ def test_keyboard_interrupt_in_write_leaves_nothing(run: RunDir):
     assert names(run) == ["step-1"]
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(28, "No space left on device"),  # what Python's own writes raise
+        RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 18278400 vs 18278292"),  # torch.save's
+    ],
+)
+def test_a_full_disk_is_one_clear_line_and_keeps_the_checkpoints_written(run: RunDir, monkeypatch, failure):
+    import shutil as shutil_module
+    from collections import namedtuple
+
+    save_checkpoint(run, 1, write_files(1))
+    real = shutil_module.disk_usage
+    usage = namedtuple("usage", "total used free")
+    full = lambda path: usage(10**9, 10**9, 0) if failure.args[0] != 28 else real(path)  # noqa: E731
+
+    def fails(d: Path) -> None:
+        (d / "half.bin").write_bytes(b"x" * 1000)
+        raise failure
+
+    monkeypatch.setattr("sparring.checkpoint.shutil.disk_usage", full)
+    with pytest.raises(UserError, match="could not write checkpoint step-2: the disk .* is full.*--resume"):
+        save_checkpoint(run, 2, fails)
+    assert names(run) == ["step-1"]
+    verify_checkpoint(run.checkpoints_dir / "step-1")  # raises if the failed save touched it
+    monkeypatch.setattr("sparring.checkpoint.shutil.disk_usage", real)
+    with pytest.raises(RuntimeError, match="unexpected pos"):  # the same error with space left is not a full disk
+        save_checkpoint(run, 2, lambda d: (_ for _ in ()).throw(RuntimeError("unexpected pos")))
+
+
 def test_interrupt_while_replacing_keeps_the_old_checkpoint(run: RunDir):
     old = save_checkpoint(run, 4, write_files(4))
     before = (old / "state.json").read_text()

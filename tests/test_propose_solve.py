@@ -66,7 +66,10 @@ def test_an_invalid_task_ends_the_game_with_minus_one_for_the_proposer(proposal,
 
 @pytest.mark.parametrize(
     "proposal",
-    ["2 + 2", "7 = 7", "-3 = -3", "2 ** 10 = 1024", "__import__('os').system('ls') = 0", "x + 1 = 2", "1 = one", "True + 1 = 2", "1.5 * 2 = 3"],
+    [
+        *("2 + 2", "7 = 7", "-3 = -3", "2 ** 10 = 1024", "__import__('os').system('ls') = 0"),
+        *("x + 1 = 2", "1 = one", "True + 1 = 2", "1.5 * 2 = 3"),
+    ],
 )
 def test_a_proposal_not_of_the_arith_form_is_refused_and_changes_nothing(proposal):
     state = make_game("propose_solve").new_state(0)

@@ -14,7 +14,8 @@ Task families (``propose_solve:family=arith|code``):
   to 10^6, ``+ - * // %``, unary minus and parentheses, at most 120
   characters, and needs at least one operation (a bare number would state
   its own answer: under ``truth=computed`` and a repetition penalty the
-  proposer drifted to writing ``826``, ``3210``, ... as its new tasks). An exact checker (``ast``, never ``eval``) computes the value.
+  proposer drifted to writing ``826``, ``3210``, ... as its new tasks).
+  An exact checker (``ast``, never ``eval``) computes the value.
 - ``code``: the proposer writes a short Python program that prints one
   integer, ``\\boxed{x = 3; print(x * 4 + 1)}``: one line (answers are read
   with their whitespace collapsed), statements separated by ``;``, at most
