@@ -126,7 +126,8 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         [*AVERAGE_MAGNET, "learner.average_weights=0.995", "opponent.kind=pool", "opponent.sampling=pfsp"]
         + ["opponent.snapshot_every=40", "opponent.pool_size=8"],
         "the kuhn update with half the games against a league of its last 8 snapshots (one every 40 steps, "
-        "drawn by PFSP): a policy that drifts into a line an older self punishes is pulled back",
+        "drawn by PFSP): is a policy that drifts into a line an older self punishes pulled back? (measured: no, "
+        "the snapshots drift along with it)",
     ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
