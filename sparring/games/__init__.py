@@ -22,7 +22,7 @@ from sparring.games import (  # noqa: F401  (each import registers its games)
     tic_tac_toe,
     tiny_hanabi,
 )
-from sparring.games.base import TERMINAL, FreeTextState, Game, InvalidAction, State
+from sparring.games.base import TERMINAL, FreeTextState, Game, InvalidAction, ScoredTurns, State
 from sparring.games.registry import GameEntry, game_entries, game_entry, make_game, register
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Game",
     "GameEntry",
     "InvalidAction",
+    "ScoredTurns",
     "State",
     "game_entries",
     "game_entry",
