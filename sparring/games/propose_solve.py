@@ -34,14 +34,16 @@ The solver answers one integer, ``\\boxed{14}``.
 
 Moves the game refuses (``InvalidAction``, the loop's forfeit: -1.5 / +0.5 in
 training): a proposal that is not of the family's form (no ``=`` or no
-integer after it, an expression outside the grammar, a program that does not
+integer after it -- under ``truth=computed`` the ``=`` may be left out --, an
+expression outside the grammar or with no operation, a program that does not
 parse), and a solver answer that is not one integer.
 
-A well-formed task can still be **invalid**: the stated answer is wrong (under ``truth=stated``), a
-division by zero or a number past 10^12 (``arith``); a program that times
-out, crashes, runs out of memory, prints too much, tries something the
-sandbox forbids, prints anything but one integer, or prints different things
-on its two runs (``code``). The game then ends at once: proposer -1, solver 0.
+A well-formed task can still be **invalid**: the stated answer is wrong
+(under ``truth=stated``), a division by zero or a number past 10^12
+(``arith``); a program that times out, crashes, runs out of memory, prints
+too much, tries something the sandbox forbids, prints anything but one
+integer, or prints different things on its two runs (``code``). The game
+then ends at once: proposer -1, solver 0.
 
 Returns of a valid task, with p the solver's success rate over its k attempts:
 
