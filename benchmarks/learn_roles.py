@@ -21,6 +21,12 @@ proposer (``VS_PRIOR`` below): the role game is where a per-role baseline
 should matter, since the proposer's and the solver's returns live on
 different scales (the proposer's -1.5 for a refused task).
 
+The ``*computed*``, ``*own*`` and ``*k16*`` variants try the two knobs for
+what those runs lacked: a task's truth from the checker
+(``propose_solve:truth=computed``, so the proposer need not add) and each
+solver attempt scored by itself (``rollout.turn_credit=own``, with the k
+attempts as a GRPO group under ``advantage.baseline=observation``).
+
     .venv/bin/python benchmarks/learn_roles.py --minutes 15 [--variants solver_rae,critic_rae] [--set model.path=DIR]
 """
 
