@@ -129,6 +129,13 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         "drawn by PFSP): is a policy that drifts into a line an older self punishes pulled back? (measured: no, "
         "the snapshots drift along with it)",
     ),
+    "kuhn_best_magnet": (
+        [*OBSERVATION, "learner.adam_eps=1e-4", "learner.kl_coef=0.5", "learner.average_weights=0.995"]
+        + ["reference.update_every=0", "reference.magnet=best", "checkpoint.keep_best=exploitability"]
+        + ["eval.every=10", "eval.games=2"],
+        "the kuhn update with the KL (0.5) toward the least exploitable policy evaluated so far (exact, every "
+        "10 steps) instead of toward the weight average: the magnet stays where the policy was best",
+    ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,

@@ -251,12 +251,15 @@ class ReferenceSection(Section):
     """0: the reference is the initial model (plain KL). N > 0: the reference is a *magnet* moved to the
     current policy every N steps -- magnetic mirror descent, which converges in the last iterate where
     plain self-play cycles (shared/reference/self-play-algorithms.md, section E)."""
-    magnet: Literal["snapshot", "average"] = "snapshot"
+    magnet: Literal["snapshot", "average", "best"] = "snapshot"
     """``snapshot``: the reference is a copy of the weights (the initial ones, or the policy's every
     ``update_every`` steps). ``average``: the reference *is* the learner's weight average
     (``learner.average_weights``), which moves a little after every step: the KL then pulls the policy
     toward the average of its own recent iterates, damping the cycle a jumping magnet restarts every N
-    steps (R-NaD's magnet is likewise a slowly refreshed past policy). No extra copy of the model."""
+    steps (R-NaD's magnet is likewise a slowly refreshed past policy). No extra copy of the model.
+    ``best``: a copy that starts at the initial weights and jumps to the model ``RUN/best`` keeps, each time
+    an evaluation is the best yet by ``checkpoint.keep_best`` (the policy, or the weight average for an
+    ``average_*`` metric): the KL holds the policy near the best it has been, not near where it drifts."""
 
 
 class EvalSection(Section):
@@ -433,6 +436,12 @@ class TrainConfig(Section):
                 raise ValueError(f"reference.magnet=average pulls toward the weight average: {need}")
             if self.reference.update_every:
                 raise ValueError("reference.magnet=average moves every step: leave reference.update_every at 0")
+        if self.reference.magnet == "best":
+            if self.checkpoint.keep_best is None or self.eval.every <= 0 or self.learner.kl_coef <= 0:
+                need = "set checkpoint.keep_best, eval.every > 0 and learner.kl_coef > 0"
+                raise ValueError(f"reference.magnet=best moves to the best evaluated model: {need}")
+            if self.reference.update_every or self.model.lora is not None:
+                raise ValueError("reference.magnet=best moves only on a new best: leave reference.update_every at 0, no LoRA")
         return self
 
     @model_validator(mode="after")

@@ -334,6 +334,12 @@ class Learner:
         if self.adapter_reference is not None:
             self.adapter_reference.move_to_policy()
 
+    def move_reference_to_best(self, average: bool) -> None:
+        """``reference.magnet: best``: the magnet takes the weights just kept as the best -- the weight average's
+        (``average``) or the policy's."""
+        assert self.reference is not None and self.reference is not self.average, "validated by TrainConfig"
+        self.reference.load_state_dict((self.average if average else self.model).state_dict())
+
     @torch.no_grad()
     def move_average(self) -> None:
         """average <- d * average + (1 - d) * policy, for every floating-point weight and buffer.

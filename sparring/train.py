@@ -279,7 +279,8 @@ def keep_best(t: Trainer, metrics: dict[str, float]) -> None:
         else:
             write_policy(t, ckpt)
 
-    keeper.offer(t.step, metrics, write)
+    if keeper.offer(t.step, metrics, write) and t.config.reference.magnet == "best":
+        t.learner.move_reference_to_best(keeper.keeps_average)
 
 
 def write_policy(t: Trainer, ckpt: CheckpointDir) -> None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from tiny_runs import TINY_RUN
 
 from sparring.best import BestKeeper, lower_is_better, metric_value
@@ -131,3 +132,28 @@ def test_training_keeps_the_least_exploitable_evaluation_and_eval_of_best_reprod
     result = json.loads(capsys.readouterr().out)
     assert result["step"] is None and result["games"]["kuhn_poker"]["exploitability"] == pytest.approx(best_value, abs=1e-4)
     assert not (path / "eval").exists() or not list((path / "eval").iterdir())  # a best is no step's evaluation
+
+
+def test_a_best_magnet_holds_the_model_run_best_keeps_and_nothing_else(tmp_path):
+    """``reference.magnet: best``: the KL reference starts at the initial weights and becomes the best model
+    each time an evaluation is the best yet, so after the run it is exactly ``RUN/best``'s weights."""
+    from rich.console import Console
+    from safetensors.torch import load_file
+
+    from sparring.train import train
+
+    with pytest.raises(UserError, match="magnet=best moves to the best evaluated model"):
+        load_config("spiral-kuhn", ["reference.magnet=best", "learner.kl_coef=0.5"])  # no keep_best
+    path = tmp_path / "run"
+    overrides = [*TINY_RUN, "max_steps=4", "eval.every=1", "checkpoint.keep_best=exploitability"]
+    overrides += ["reference.magnet=best", "learner.kl_coef=0.5", "learner.lr=3e-3"]
+    overrides += ["checkpoint.best_is=highest"]  # the mechanism, not a goal: the tiny model's start is its least exploitable
+    t = train(load_config("spiral-kuhn", overrides), path, console=Console(quiet=True))
+    assert t.best.step is not None and t.best.step > 0  # else the magnet never had to move
+    best = load_file(next((path / "best" / "model").glob("*.safetensors")))
+    reference = t.learner.reference.state_dict()
+    policy = t.learner.model.state_dict()
+    shared = [n for n in best if n in reference]
+    assert shared and all(torch.equal(best[n], reference[n].to(best[n].dtype)) for n in shared)
+    if t.best.step != 4:  # the last step was not the best: the policy has moved on, the magnet has not
+        assert any(not torch.equal(policy[n], reference[n]) for n in shared)

@@ -249,6 +249,10 @@ class Leader:
         self.parallel.announce(self.learner, "move_reference_to_policy")
         self.learner.move_reference_to_policy()
 
+    def move_reference_to_best(self, average: bool) -> None:
+        self.parallel.announce(self.learner, "move_reference_to_best", average)
+        self.learner.move_reference_to_best(average)
+
     @property
     def value(self) -> Any:
         """The learned value baseline, if any: the loop reads and fits it on rank 0 only."""
