@@ -134,7 +134,8 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         + ["reference.update_every=0", "reference.magnet=best", "checkpoint.keep_best=exploitability"]
         + ["eval.every=10", "eval.games=2"],
         "the kuhn update with the KL (0.5) toward the least exploitable policy evaluated so far (exact, every "
-        "10 steps) instead of toward the weight average: the magnet stays where the policy was best",
+        "10 steps) instead of toward the weight average: the magnet stays where the policy was best (measured: "
+        "seed 1 held at 0.02-0.05 after step 900, seed 2 never reached 0.05; not adopted)",
     ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
