@@ -153,7 +153,7 @@ def _play_turn(
         record.returns = state.returns()
         if isinstance(state, ScoredTurns):
             scored = {s: state.turn_rewards(s) for s in range(len(record.returns))}
-            record.turn_rewards = {s: list(r) for s, r in scored.items() if r is not None}
+            record.turn_rewards = {s: r for s, r in scored.items() if r is not None}
         return True
     if record.moves >= max_turns:
         record.truncated = True

@@ -101,9 +101,12 @@ def turn_samples(
             if own is not None and len(own) != n:
                 raise ValueError(f"{record.game} scored {len(own)} turns of seat {seat}, which made {n} decisions")
             for k, t in enumerate(turns):
-                # A turn-credited forfeit pays the final turn alone; otherwise every turn, discounted by turns to come.
-                reward = (final if k == n - 1 else 0.0) if forfeit_by_turn else final * gamma ** (n - 1 - k)
-                reward = own[k] if own is not None else reward
+                # A turn the game scored by itself keeps its score; a turn-credited forfeit pays the final turn
+                # alone; otherwise every turn gets the return, discounted by turns to come.
+                if own is not None:
+                    reward = own[k]
+                else:
+                    reward = (final if k == n - 1 else 0.0) if forfeit_by_turn else final * gamma ** (n - 1 - k)
                 samples.append(
                     TurnSample(
                         game=record.game,

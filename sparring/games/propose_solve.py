@@ -139,14 +139,17 @@ class Task:
 
 
 # ----------------------------------------------------------------------------- arith: an exact checker
-def parse_arith(text: str) -> tuple[str, ast.Expression, int]:
-    """(problem, tree, stated answer) of ``<expression> = <integer>``; InvalidAction if not of that form."""
-    problem, sep, stated = text.rpartition("=")
+def parse_arith(text: str, answer_optional: bool = False) -> tuple[str, ast.Expression, int | None]:
+    """(problem, tree, stated answer) of ``<expression> = <integer>``; InvalidAction if not of that form.
+
+    ``answer_optional``: ``<expression>`` alone is of the form too, with no stated answer (None)."""
+    head, sep, tail = text.rpartition("=")
+    problem, stated = (head, tail) if sep else (text, None)
     problem = " ".join(problem.split())
-    if not sep or not problem:
+    if (stated is None and not answer_optional) or not problem:
         raise InvalidAction("write a problem and its answer as <expression> = <integer>, e.g. (3 + 4) * 2 = 14")
-    answer = read_integer(stated)
-    if answer is None:
+    answer = None if stated is None else read_integer(stated)
+    if stated is not None and answer is None:
         raise InvalidAction("the answer after '=' must be one integer")
     if len(problem) > MAX_PROBLEM_CHARS:
         raise InvalidAction(f"the problem is longer than {MAX_PROBLEM_CHARS} characters")
@@ -188,9 +191,7 @@ def evaluate(node: ast.AST) -> int:
 def arith_task(text: str, computed: bool = False) -> Task:
     """The task of ``<expression> = <integer>``. With ``computed``, the checker's value is the truth and the
     stated answer is optional and never compared: ``<expression>`` alone is a task."""
-    if computed and "=" not in text:
-        text = f"{text} = 0"
-    problem, tree, stated = parse_arith(text)
+    problem, tree, stated = parse_arith(text, answer_optional=computed)
     try:
         value = evaluate(tree)
     except ZeroDivisionError:
@@ -328,8 +329,12 @@ class ProposeSolveState:
     def is_terminal(self) -> bool:
         return self.task is not None and (self.task.invalid is not None or len(self.answers) == self.game.attempts)
 
+    def right(self) -> list[bool]:
+        """Whether each answer so far is the task's value."""
+        return [a == self.task.truth for a in self.answers] if self.task else []
+
     def solved(self) -> int:
-        return sum(a == self.task.truth for a in self.answers) if self.task else 0
+        return sum(self.right())
 
     def returns(self) -> list[float]:
         if not self.is_terminal():
@@ -340,7 +345,7 @@ class ProposeSolveState:
         """The solver's attempts one by one, 1 right and 0 wrong (their mean is its return p)."""
         if seat != 1 or not self.is_terminal() or self.task.invalid is not None:
             return None
-        return [float(a == self.task.truth) for a in self.answers]
+        return [float(ok) for ok in self.right()]
 
     def legal_actions(self, player: int | None = None) -> None:
         return None
