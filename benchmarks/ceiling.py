@@ -11,6 +11,8 @@ expected to learn a skill faster than this. One task per skill a learning benchm
 - ``solver``: ``propose_solve``'s solver turn on fresh problems of ``--levels`` (default ``1``: one-digit
   sums) with their true values; scored greedy on ``arith_heldout.jsonl`` by level. Problems that are in the
   held-out file are never trained on, so a level-1 score is addition on sums not seen, not recall.
+  ``--rehearse 0.5`` mixes in half as many proposer turns of the pretraining corpus, and ``--save DIR``
+  keeps the model: a solver that starts out right more often, for a self-play run to start from.
 - ``critic``: ``sneaky_critic``'s critic turn on fresh positions (the ``prior`` sneaky player's rewrites,
   30% untouched), answered with ``--label``: ``truth`` (the wrong step or ``none``; finding a wrong result
   needs the step's arithmetic) or ``reader`` (the first step whose left number is not the previous step's
@@ -50,7 +52,7 @@ from sparring.games.propose_solve import evaluate
 from sparring.games.sneaky_critic import first_break
 from sparring.players.lm import LMPlayer
 from sparring.players.minimax import MinimaxPlayer
-from sparring.pretrain import Sample, encode_samples, information_states, train_step
+from sparring.pretrain import PretrainConfig, Sample, encode_samples, game_turns, information_states, train_step
 from sparring.prompts import PromptConfig, format_answer, render_messages
 
 TRAIN_SAMPLES = 6000
@@ -83,7 +85,17 @@ def solver_task(args: argparse.Namespace) -> tuple[list[Sample], Callable[[Any, 
         messages = render_messages(game, state, 1, prompt)
         if messages[-1]["content"] not in held:
             samples.append(Sample(messages, format_answer(str(truth), prompt.answer_format)))
+    samples += proposer_rehearsal(round(TRAIN_SAMPLES * args.rehearse), args.seed)
     return samples, lambda model, tokenizer: score_heldout(HFEngine(model, tokenizer), ARITH, "level")
+
+
+def proposer_rehearsal(count: int, seed: int) -> list[Sample]:
+    """``count`` proposer turns of the bundled model's pretraining corpus (its prior's tasks). Mixed into the
+    solver's samples they keep the proposer's turn: trained on solver turns alone, the model answers a
+    proposer's prompt with a number too (a start saved that way refused every one of its own proposals)."""
+    config, rng = PretrainConfig(seed=seed, invalid_rate=0.0), random.Random(seed)
+    turns = game_turns("propose_solve", 3 * count, config, PromptConfig(), rng)
+    return [sample for state, sample in turns if state.current_player == 0][:count]
 
 
 def critic_task(args: argparse.Namespace) -> tuple[list[Sample], Callable[[Any, Any], dict]]:
@@ -163,6 +175,10 @@ def main() -> None:
     parser.add_argument("--label", choices=["truth", "reader"], default="truth", help="critic: the answers taught")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="JSON results (default benchmarks/results/ceiling_<task>.json)")
+    parser.add_argument(
+        "--rehearse", type=float, default=0.0, help="solver: proposer turns of the pretraining corpus mixed in, as a share"
+    )
+    parser.add_argument("--save", default=None, help="write the trained model here (a start for a self-play run)")
     args = parser.parse_args()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -201,6 +217,10 @@ def main() -> None:
     print(table(rows, columns))
     out = Path(args.out or f"benchmarks/results/ceiling_{args.task}.json")
     write_json(out, {"benchmark": "ceiling", "task": args.task, "machine": machine(), "args": vars(args), "curve": rows})
+    if args.save:
+        model.save_pretrained(args.save)
+        tokenizer.save_pretrained(args.save)
+        print(f"wrote the trained model to {args.save}")
 
 
 if __name__ == "__main__":

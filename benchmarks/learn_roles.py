@@ -102,6 +102,12 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         [*VS_PRIOR, "rollout.turn_credit=own", "advantage.baseline=observation"],
         "the same with a per-observation baseline: the k attempts at one task are a GRPO group",
     ),
+    "solver_only_group": (
+        "propose-solve",
+        [*VS_PRIOR, "opponent.learner_seats=[1]", "rollout.turn_credit=own", "advantage.baseline=observation"],
+        "solver_own_group with the model only solving (the prior proposes every task): no proposer returns "
+        "reach the shared weights, and every game trains the solver",
+    ),
     "self_play_computed_own": (
         "propose-solve",
         [

@@ -169,6 +169,17 @@ class OpponentSection(Section):
     """How pool opponents are drawn: uniformly, or prioritized fictitious self-play (weight (1-p)^2 on hard ones)."""
     self_play_share: float = Field(0.5, ge=0, le=1)
     """With a pool: share of games still played in pure self-play."""
+    learner_seats: list[int] | None = None
+    """Against a fixed or pool opponent, the seats the learning policy takes, in turn from game to game
+    (default: every seat). ``[1]`` in ``propose_solve`` has the model only solve, the ``prior`` proposing:
+    a role game can train one role without the other role's returns reaching the shared weights."""
+
+    @field_validator("learner_seats")
+    @classmethod
+    def _seats(cls, seats: list[int] | None) -> list[int] | None:
+        if seats is not None and (not seats or min(seats) < 0 or len(set(seats)) != len(seats)):
+            raise ValueError(f"learner_seats must be distinct seat numbers (0, 1, ...), got {seats}")
+        return seats
 
 
 class AdvantageSection(Section):

@@ -110,7 +110,8 @@ class League:
                     plan.tables.append(Table(game, table_seed, [self.policy] * n))
                     plan.learner_seats.append(list(range(n)))
                 else:
-                    seat = (i + step) % n  # alternate within a step and across steps: odd counts stay fair
+                    seats = self.config.learner_seats or range(n)
+                    seat = seats[(i + step) % len(seats)]  # alternate within a step and across steps: odd counts stay fair
                     players = [opponent] * n
                     players[seat] = self.policy
                     plan.tables.append(Table(game, table_seed, players, [0 if s == seat else 1 for s in range(n)]))

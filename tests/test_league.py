@@ -71,6 +71,34 @@ def test_against_a_fixed_player_the_learner_takes_both_seats_equally(games_per_s
     assert seats[0] == seats[1] == 6 * games_per_step
 
 
+def test_learner_seats_keep_the_learner_in_the_named_seats_only():
+    solver_only = league("fixed", fixed="minimax", learner_seats=[1])
+    for step in range(6):
+        plan = solver_only.plan(step, 3)
+        assert plan.learner_seats == [[1]] * 3
+        assert all(t.players[1] is solver_only.policy and t.players[0] is not solver_only.policy for t in plan.tables)
+    both = league("fixed", fixed="minimax", learner_seats=[1, 0])  # listed in turn, in the order given
+    assert [seats for step in range(2) for seats in both.plan(step, 2).learner_seats] == [[1], [0], [0], [1]]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        (["opponent.learner_seats=[1]"], "is for a fixed or pool opponent"),
+        (["opponent.kind=fixed", "opponent.fixed=random", "opponent.learner_seats=[2]"], "tic_tac_toe has seats 0-1"),
+    ],
+)
+def test_learner_seats_outside_the_game_or_in_self_play_are_refused(overrides, problem):
+    from sparring.config import load_config
+    from sparring.errors import UserError
+    from sparring.preflight import check_startable
+
+    with pytest.raises(UserError, match=problem):
+        check_startable(load_config("spiral-tictactoe", overrides))
+    with pytest.raises(ValueError, match="distinct seat numbers"):
+        OpponentSection(kind="fixed", fixed="random", learner_seats=[1, 1])
+
+
 def test_pfsp_weight_prefers_the_snapshots_the_learner_loses_to():
     assert pfsp_weight(0.0) == pytest.approx(1.001)
     assert pfsp_weight(0.5) == pytest.approx(0.251)
