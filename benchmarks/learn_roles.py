@@ -108,6 +108,23 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         "solver_own_group with the model only solving (the prior proposes every task): no proposer returns "
         "reach the shared weights, and every game trains the solver",
     ),
+    "solver_only_k16": (
+        "propose-solve",
+        [
+            *VS_PRIOR,
+            "opponent.learner_seats=[1]",
+            "games.0.name=propose_solve:attempts=16",
+            "rollout.turn_credit=own",
+            "advantage.baseline=observation",
+        ],
+        "solver_only_group with 16 attempts a task: more groups hold both a right and a wrong answer",
+    ),
+    "solver_only_interaction": (
+        "propose-solve",
+        [*VS_PRIOR, "opponent.learner_seats=[1]", "rollout.turn_credit=own", "advantage.baseline=interaction"],
+        "solver_only_group with each answer's edge in every task taken away (advantage.baseline=interaction): "
+        "answering a number that is often right (8 to every sum) earns nothing, answering this task right does",
+    ),
     "self_play_computed_own": (
         "propose-solve",
         [

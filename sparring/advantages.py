@@ -41,7 +41,8 @@ Key = tuple[str, int]
 """(game, role): the unit a baseline or a group is kept for."""
 
 ObsKey = tuple[str, str]
-"""(game, ``obs:<digest of the prompt ids>``): one observation, as the model read it."""
+"""(game, ``obs:<digest of the prompt ids>``): one observation, as the model read it; (game,
+``ans:<role>:<digest of the response ids>``): one answer of one role, whatever the observation."""
 
 WHITEN_EPS = 1e-8
 """Added to the variance before the square root when whitening (MARS / ROLL's value)."""
@@ -92,7 +93,7 @@ class RoleBaselines:
             game, sep, role = name.rpartition("/")
             if not sep or not game:
                 raise ValueError(f"baseline key {name!r} is not 'game/role'")
-            values[(game, role if role.startswith("obs:") else int(role))] = float(value)
+            values[(game, role if role.startswith(("obs:", "ans:")) else int(role))] = float(value)
         self.values = values
 
     def __repr__(self) -> str:
@@ -118,6 +119,12 @@ def observation_key(s: TurnSample) -> ObsKey:
     """The sample's observation: its prompt ids (the game state as its seat sees it, rules included)."""
     digest = hashlib.blake2b(array("l", s.prompt_ids).tobytes(), digest_size=8).hexdigest()
     return (s.game, f"obs:{digest}")
+
+
+def answer_key(s: TurnSample) -> ObsKey:
+    """The sample's answer as the model wrote it (its response ids), for its role, in any observation."""
+    digest = hashlib.blake2b(array("l", s.response_ids).tobytes(), digest_size=8).hexdigest()
+    return (s.game, f"ans:{s.role}:{digest}")
 
 
 def _seat_key(s: TurnSample) -> tuple[str, int, int]:
@@ -171,7 +178,7 @@ def rae(
     baselines: RoleBaselines,
     rate: float | None = None,
     returns: Mapping[Key, list[float]] | None = None,
-    baseline: Literal["role", "observation", "value"] = "role",
+    baseline: Literal["role", "observation", "interaction", "value"] = "role",
 ) -> list[TurnSample]:
     """Role-conditioned advantage estimation (SPIRAL): A = reward - b[game, role], then update b.
 
@@ -209,6 +216,20 @@ def rae(
     drags the policy of every card the same way; a state baseline removes it
     and leaves the part that says which move was better.
 
+    ``baseline="interaction"`` is the observation baseline and, besides, each
+    answer's main effect: how much better than the role's average the very same
+    answer (the same response ids) has done over the role's past turns, in any
+    state (its EMA, read before this batch updates it; an answer never seen
+    before has none). What is left is the two-way interaction, the part of the
+    return that depends on the answer *in this state*. Why: a solver that
+    cannot add raises its reward fastest by answering a number that is often
+    right (``8`` to every one-digit sum); through the shared weights that
+    move is one common-mode push of that answer in every state, and it
+    buries the state-dependent part. This baseline is biased on purpose: it
+    takes away the gradient of an answer that is good everywhere, so it suits
+    games whose right answer depends on the state (a solver, a critic), not
+    those with a move good in every state (tic-tac-toe's centre).
+
     ``baseline="value"`` subtracts ``sample.value``, a learned V(s) filled in
     beforehand (``sparring.value``); the role EMAs are still kept, for metrics.
     """
@@ -222,7 +243,7 @@ def rae(
             if s.value is None:
                 raise ValueError("baseline='value' needs sample.value filled in (sparring.value.ValueBaseline)")
             s.advantage = s.reward - s.value
-    if baseline == "observation":
+    if baseline in ("observation", "interaction"):
         for key, group in _group_by(samples, observation_key).items():
             total = sum(s.reward for s in group)
             for s in group:
@@ -231,6 +252,13 @@ def rae(
                 elif baselines.known(*key):
                     s.advantage = s.reward - baselines.get(*key)
             baselines.update(*key, total / len(group), rate=rate)
+    if baseline == "interaction":
+        for key, group in _group_by(samples, answer_key).items():
+            if baselines.known(*key):
+                main_effect = baselines.get(*key) - before[_role_key(group[0])]
+                for s in group:
+                    s.advantage -= main_effect
+            baselines.update(*key, fmean(s.reward for s in group), rate=rate)
     for (game, role), values in (game_returns(samples) if returns is None else returns).items():
         if values:
             baselines.update(game, role, fmean(values), rate=rate)

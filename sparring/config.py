@@ -187,10 +187,12 @@ class AdvantageSection(Section):
     """``rae``: per (game, role) EMA baseline (SPIRAL); ``grpo``: batch group mean; ``reinforce``: none; ``mars``."""
     ema_rate: float = Field(0.95, ge=0, lt=1)
     """RAE baseline decay (SPIRAL: 0.95)."""
-    baseline: Literal["role", "observation", "value"] = "role"
+    baseline: Literal["role", "observation", "interaction", "value"] = "role"
     """RAE's baseline: ``role`` (SPIRAL), one EMA per (game, role); ``observation``, the mean return of the
-    batch's other turns with the same observation (else its EMA, else the role's); ``value``, a learned V(s)
-    read from the policy's features (``sparring.value``)."""
+    batch's other turns with the same observation (else its EMA, else the role's); ``interaction``, that and
+    each answer's own edge over the role's average in any state (its EMA), so only the part of the return
+    that depends on the answer in this state is left (for games whose right answer depends on the state);
+    ``value``, a learned V(s) read from the policy's features (``sparring.value``)."""
     drop_zero: bool = True
     """Drop turns whose advantage is exactly zero (SPIRAL's filter_zero_adv)."""
     grpo_normalize_std: bool = False

@@ -316,6 +316,31 @@ def test_observation_baseline_is_the_leave_one_out_mean_of_the_same_observation(
     assert advs(again) == approx([2.0])
 
 
+def answered(obs: list[int], answer: int, reward: float, game_id: int = 0) -> TurnSample:
+    return TurnSample("kuhn", 1, 1, 0, obs, [answer], [-0.1], reward=reward, game_id=game_id, last_turn=True)
+
+
+def test_interaction_baseline_takes_away_an_answers_edge_in_every_state():
+    # Step 1: answer 8 is right on task [1] and wrong on [2]; answer 5 wrong on both. Nothing is known of the
+    # answers yet, so this is the observation baseline: [1] -> 1 - 0 = 1 and 0 - 1 = -1; [2] -> 0 and 0.
+    store = RoleBaselines(rate=0.5)
+    first = [answered([1], 8, 1.0, 0), answered([1], 5, 0.0, 1), answered([2], 8, 0.0, 2), answered([2], 5, 0.0, 3)]
+    rae(first, store, baseline="interaction")
+    assert advs(first) == approx([1.0, -1.0, 0.0, 0.0])
+    # Answer 8's EMA: 0.5 * 0 + 0.5 * mean(1, 0) = 0.25; answer 5's: 0. The role's: 0.5 * mean(1, 0, 0, 0) = 0.125.
+    # Step 2, read before the update: answer 8's edge 0.25 - 0.125 = 0.125 comes off its turns, answer 5's
+    # -0.125 is given back to its turns; a new answer (3) has no edge yet.
+    second = [answered([1], 8, 1.0, 0), answered([1], 5, 0.0, 1), answered([3], 3, 1.0, 2), answered([3], 8, 0.0, 3)]
+    rae(second, store, baseline="interaction")
+    assert advs(second) == approx([1.0 - 0.125, -1.0 + 0.125, 1.0, -1.0 - 0.125])
+    observation_only = [answered([1], 8, 1.0, 0), answered([1], 5, 0.0, 1)]
+    rae(observation_only, RoleBaselines(rate=0.5), baseline="observation")
+    assert advs(observation_only) == approx([1.0, -1.0])  # the same turns without the answers' edges
+    copy = RoleBaselines()
+    copy.load_state_dict(json.loads(json.dumps(store.state_dict())))
+    assert copy.values == store.values and sum(str(role).startswith("ans:") for _, role in store.values) == 3
+
+
 def test_observation_baselines_survive_a_state_dict_round_trip():
     store = RoleBaselines()
     rae([at([7], 1.0), at([7], 3.0, game_id=1), at([9], 1.0, role=1, game_id=2)], store, baseline="observation")
