@@ -217,11 +217,14 @@ def rae(
     and leaves the part that says which move was better.
 
     ``baseline="interaction"`` is the observation baseline and, besides, each
-    answer's main effect: how much better than the role's average the very same
+    answer's edge: how much better than the role's average the very same
     answer (the same response ids) has done over the role's past turns, in any
     state (its EMA, read before this batch updates it; an answer never seen
-    before has none). What is left is the two-way interaction, the part of the
-    return that depends on the answer *in this state*. Why: a solver that
+    before has none). What is left of a good answer's return is the part that
+    depends on the answer *in this state*. Only an edge above the average is
+    taken away: an answer bad everywhere (a form the game refuses) keeps its
+    blame -- taking that away too made a solver's every answer unreadable
+    within 400 steps. Why: a solver that
     cannot add raises its reward fastest by answering a number that is often
     right (``8`` to every one-digit sum); through the shared weights that
     move is one common-mode push of that answer in every state, and it
@@ -255,9 +258,9 @@ def rae(
     if baseline == "interaction":
         for key, group in _group_by(samples, answer_key).items():
             if baselines.known(*key):
-                main_effect = baselines.get(*key) - before[_role_key(group[0])]
+                edge = max(0.0, baselines.get(*key) - before[_role_key(group[0])])
                 for s in group:
-                    s.advantage -= main_effect
+                    s.advantage -= edge
             baselines.update(*key, fmean(s.reward for s in group), rate=rate)
     for (game, role), values in (game_returns(samples) if returns is None else returns).items():
         if values:

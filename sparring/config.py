@@ -190,8 +190,9 @@ class AdvantageSection(Section):
     baseline: Literal["role", "observation", "interaction", "value"] = "role"
     """RAE's baseline: ``role`` (SPIRAL), one EMA per (game, role); ``observation``, the mean return of the
     batch's other turns with the same observation (else its EMA, else the role's); ``interaction``, that and
-    each answer's own edge over the role's average in any state (its EMA), so only the part of the return
-    that depends on the answer in this state is left (for games whose right answer depends on the state);
+    each answer's own edge over the role's average in any state (its EMA; an edge above it only), so a good
+    answer keeps only the part of its return that depends on this state (for games whose right answer
+    depends on the state);
     ``value``, a learned V(s) read from the policy's features (``sparring.value``)."""
     drop_zero: bool = True
     """Drop turns whose advantage is exactly zero (SPIRAL's filter_zero_adv)."""

@@ -328,11 +328,11 @@ def test_interaction_baseline_takes_away_an_answers_edge_in_every_state():
     rae(first, store, baseline="interaction")
     assert advs(first) == approx([1.0, -1.0, 0.0, 0.0])
     # Answer 8's EMA: 0.5 * 0 + 0.5 * mean(1, 0) = 0.25; answer 5's: 0. The role's: 0.5 * mean(1, 0, 0, 0) = 0.125.
-    # Step 2, read before the update: answer 8's edge 0.25 - 0.125 = 0.125 comes off its turns, answer 5's
-    # -0.125 is given back to its turns; a new answer (3) has no edge yet.
+    # Step 2, read before the update: answer 8's edge 0.25 - 0.125 = 0.125 comes off its turns; answer 5, below
+    # the average (0 - 0.125), keeps its blame; a new answer (3) has no edge yet.
     second = [answered([1], 8, 1.0, 0), answered([1], 5, 0.0, 1), answered([3], 3, 1.0, 2), answered([3], 8, 0.0, 3)]
     rae(second, store, baseline="interaction")
-    assert advs(second) == approx([1.0 - 0.125, -1.0 + 0.125, 1.0, -1.0 - 0.125])
+    assert advs(second) == approx([1.0 - 0.125, -1.0, 1.0, -1.0 - 0.125])
     observation_only = [answered([1], 8, 1.0, 0), answered([1], 5, 0.0, 1)]
     rae(observation_only, RoleBaselines(rate=0.5), baseline="observation")
     assert advs(observation_only) == approx([1.0, -1.0])  # the same turns without the answers' edges
