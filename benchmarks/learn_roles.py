@@ -125,6 +125,18 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         "solver_only_group with each answer's edge in every task taken away (advantage.baseline=interaction): "
         "answering a number that is often right (8 to every sum) earns nothing, answering this task right does",
     ),
+    "solver_only_level1": (
+        "propose-solve",
+        [
+            *VS_PRIOR,
+            "opponent.learner_seats=[1]",
+            "games.0.name=propose_solve:max_level=1",
+            "rollout.turn_credit=own",
+            "advantage.baseline=observation",
+        ],
+        "solver_only_group on one-digit sums only (the prior proposer's examples capped at level 1): a fixed "
+        "curriculum at the frontier of a solver that can add a little, what a learnability-rewarded proposer aims for",
+    ),
     "self_play_computed_own": (
         "propose-solve",
         [

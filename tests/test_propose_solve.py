@@ -49,6 +49,30 @@ def test_attempts_is_a_game_parameter():
         make_game("propose_solve:attempts=0")
 
 
+@pytest.mark.parametrize("max_level", [1, 2])
+def test_max_level_caps_the_example_tasks_and_so_the_prior_proposer(max_level):
+    import re
+
+    game = make_game(f"propose_solve:max_level={max_level}")
+    one_operation = re.compile(r"^\d+ [-+*] \d+ = -?\d+$")
+    for seed in range(40):
+        examples = game.new_state(seed).examples
+        assert len(examples) == 4 and sum(not valid for _, valid in examples) == 1
+        for text, _ in examples:
+            assert one_operation.match(text), text  # never two operations
+            if max_level == 1:
+                assert re.match(r"^\d \+ \d = ", text), text  # one-digit sums only
+    # Uncapped, the examples are the ones every earlier run was dealt (seed 3, pinned).
+    assert [t for t, _ in make_game("propose_solve").new_state(3).examples] == [
+        "8 * 9 % 19 = 14",
+        "8 * 9 % 19 = 15",
+        "8 * 19 = 152",
+        "2 + 5 = 7",
+    ]
+    with pytest.raises(Exception, match="max_level must be 1, 2 or 3"):
+        make_game("propose_solve:max_level=4")
+
+
 @pytest.mark.parametrize(
     ("proposal", "why"),
     [

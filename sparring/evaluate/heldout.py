@@ -30,7 +30,7 @@ from typing import Any
 
 from sparring.engines.base import Engine, SamplingParams
 from sparring.evaluate.benchmark import load_problems, score_benchmark
-from sparring.games.propose_solve import ProposeSolve, evaluate
+from sparring.games.propose_solve import ProposeSolve, arith_problem, evaluate
 from sparring.games.sneaky_critic import SneakyCritic, SneakyCriticState
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "benchmarks"
@@ -39,16 +39,6 @@ CRITIC = ASSETS / "critic_heldout.jsonl"
 SEED_BASE = 10**9
 """Held-out game seeds start here; the training loop draws its seeds below 2**30 (about 1.07e9) only from
 ``random.Random``, so a clash is possible in principle and vanishingly rare (and harmless: one shared problem)."""
-
-
-def arith_problem(rng: random.Random, level: int) -> str:
-    """One expression: level 1 a one-digit sum, level 2 one operation on 1-20, level 3 two operations."""
-    if level == 1:
-        return f"{rng.randint(0, 9)} + {rng.randint(0, 9)}"
-    a, b, c = rng.randint(1, 20), rng.randint(1, 20), rng.randint(1, 9)
-    if level == 2:
-        return f"{a} {rng.choice('+-*')} {b}"
-    return rng.choice([f"{a} + {b} * {c}", f"({a} - {b}) * {c}", f"{a} * {b} // {c}", f"{a} * {c} % {b}"])
 
 
 def arith_rows(per_level: int = 60, seed: int = 0) -> list[dict[str, Any]]:

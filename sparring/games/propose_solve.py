@@ -66,7 +66,9 @@ double quotes: one at each of the held-out set's three levels (a one-digit
 sum, one operation on 1-20, two operations) and one of those again with a
 wrong answer, unmarked and in no fixed place (``show_examples``, on by
 default; Absolute Zero likewise shows its proposer reference tasks). It may
-copy one, edit one or write its own.
+copy one, edit one or write its own. ``max_level=1`` (or 2) caps the examples'
+level, so the ``prior`` proposer sets only one-digit sums: a fixed curriculum
+at the frontier of a solver that can add a little.
 
 Prior of the bundled base model (:func:`prior`): the proposer picks among
 those example tasks, with half its mass spread on the valid ones; the solver
@@ -234,15 +236,29 @@ def judged_program(program: str) -> Task:
 
 
 # ----------------------------------------------------------------------------- examples (random player, prior)
-def arith_examples(rng: random.Random) -> list[tuple[str, bool]]:
-    """One task at each of three levels (a one-digit sum; one operation on 1-20; two operations), and one
-    of them again with its answer off by one: the proposer can pick how hard a task to set."""
+def arith_problem(rng: random.Random, level: int) -> str:
+    """One expression: level 1 a one-digit sum, level 2 one operation on 1-20, level 3 two operations."""
+    if level == 1:
+        return f"{rng.randint(0, 9)} + {rng.randint(0, 9)}"
     a, b, c = rng.randint(1, 20), rng.randint(1, 20), rng.randint(1, 9)
-    problems = [
-        f"{rng.randint(0, 9)} + {rng.randint(0, 9)}",
-        f"{a} {rng.choice('+-*')} {b}",
-        rng.choice([f"{a} + {b} * {c}", f"({a} - {b}) * {c}", f"{a} * {b} // {c}", f"{a} * {c} % {b}"]),
-    ]
+    if level == 2:
+        return f"{a} {rng.choice('+-*')} {b}"
+    return rng.choice([f"{a} + {b} * {c}", f"({a} - {b}) * {c}", f"{a} * {b} // {c}", f"{a} * {c} % {b}"])
+
+
+def arith_examples(rng: random.Random, max_level: int = 3) -> list[tuple[str, bool]]:
+    """One task at each of three levels (a one-digit sum; one operation on 1-20; two operations), and one
+    of them again with its answer off by one: the proposer can pick how hard a task to set. Below
+    ``max_level`` 3 a higher level's task is one of ``max_level`` instead."""
+    if max_level < 3:
+        problems = [arith_problem(rng, min(level, max_level)) for level in (1, 2, 3)]
+    else:  # the draws of every run before max_level existed, so their seeds deal the same examples
+        a, b, c = rng.randint(1, 20), rng.randint(1, 20), rng.randint(1, 9)
+        problems = [
+            f"{rng.randint(0, 9)} + {rng.randint(0, 9)}",
+            f"{a} {rng.choice('+-*')} {b}",
+            rng.choice([f"{a} + {b} * {c}", f"({a} - {b}) * {c}", f"{a} * {b} // {c}", f"{a} * {c} % {b}"]),
+        ]
     out = [(f"{p} = {evaluate(ast.parse(p, mode='eval'))}", True) for p in problems]
     wrong = rng.choice(out)[0].rpartition("=")
     out.append((f"{wrong[0]}= {int(wrong[2]) + rng.choice([-1, 1])}", False))
@@ -271,7 +287,9 @@ class ProposeSolve:
     name = "propose_solve"
     num_players = 2
 
-    def __init__(self, family: str = "arith", attempts: int = 4, show_examples: bool = True, truth: str = "stated"):
+    def __init__(
+        self, family: str = "arith", attempts: int = 4, show_examples: bool = True, truth: str = "stated", max_level: int = 3
+    ):
         if family not in FAMILIES:
             raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
         if truth not in TRUTHS:
@@ -280,7 +298,9 @@ class ProposeSolve:
             raise ValueError("truth=computed is for family=arith; a program's truth is always its output")
         if not 1 <= attempts <= 16:
             raise ValueError(f"attempts must be between 1 and 16, got {attempts}")
-        self.family, self.attempts, self.show_examples = family, attempts, show_examples
+        if not 1 <= max_level <= 3:
+            raise ValueError(f"max_level must be 1, 2 or 3, got {max_level}")
+        self.family, self.attempts, self.show_examples, self.max_level = family, attempts, show_examples, max_level
         self.computed = truth == "computed"
 
     def judge(self, text: str) -> Task:
@@ -307,7 +327,7 @@ class ProposeSolve:
 
     def new_state(self, seed: int) -> ProposeSolveState:
         rng = random.Random(seed)
-        examples = arith_examples(rng) if self.family == "arith" else code_examples(rng)
+        examples = arith_examples(rng, self.max_level) if self.family == "arith" else code_examples(rng)
         return ProposeSolveState(self, examples)
 
 
