@@ -27,7 +27,13 @@ what those runs lacked: a task's truth from the checker
 solver attempt scored by itself (``rollout.turn_credit=own``, with the k
 attempts as a GRPO group under ``advantage.baseline=observation``).
 
+The ``solver_only_*`` variants have the model only solve (``opponent.learner_seats=[1]``), the ``prior``
+proposing. From a solver that can add a little -- the bundled model told one-digit sums for 8 CPU minutes,
+``ceiling.py --task solver --batch 32 --minutes 8 --save DIR`` -- ``solver_only_level1`` also caps the
+prior's tasks at one-digit sums (``propose_solve:max_level=1``), the tasks at that solver's frontier.
+
     .venv/bin/python benchmarks/learn_roles.py --minutes 15 [--variants solver_rae,critic_rae] [--set model.path=DIR]
+    .venv/bin/python benchmarks/learn_roles.py --minutes 8 --variants solver_only_level1 --set model.path=DIR
 """
 
 from __future__ import annotations
