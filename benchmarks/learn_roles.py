@@ -143,6 +143,18 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         "solver_only_group on one-digit sums only (the prior proposer's examples capped at level 1): a fixed "
         "curriculum at the frontier of a solver that can add a little, what a learnability-rewarded proposer aims for",
     ),
+    "solver_only_level1_slow": (
+        "propose-solve",
+        [
+            *VS_PRIOR,
+            "opponent.learner_seats=[1]",
+            "games.0.name=propose_solve:max_level=1",
+            "rollout.turn_credit=own",
+            "advantage.baseline=observation",
+            "learner.lr=1e-4",
+        ],
+        "solver_only_level1 at lr 1e-4 (the recipe's 3e-4 gained and lost it again on one seed of three)",
+    ),
     "self_play_computed_own": (
         "propose-solve",
         [

@@ -39,6 +39,7 @@ VARIANTS = [
     "liars_dice:players=3",
     "simple_negotiation:max_turns=4",
     "propose_solve:family=code,attempts=2",
+    "propose_solve:max_level=1",
     "qrv:level=2,attempts=2",
     "spy:players=4",
 ]
