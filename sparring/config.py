@@ -191,9 +191,9 @@ class AdvantageSection(Section):
     """RAE's baseline: ``role`` (SPIRAL), one EMA per (game, role); ``observation``, the mean return of the
     batch's other turns with the same observation (else its EMA, else the role's); ``interaction``, that and
     each answer's own edge over the role's average in any state (its EMA; an edge above it only), so a good
-    answer keeps only the part of its return that depends on this state (for games whose right answer
-    depends on the state);
-    ``value``, a learned V(s) read from the policy's features (``sparring.value``)."""
+    answer keeps only the part of its return that depends on this state (measured on propose_solve's solver:
+    harmful, README "From a solver that can add a little"); ``value``, a learned V(s) read from the policy's
+    features (``sparring.value``)."""
     drop_zero: bool = True
     """Drop turns whose advantage is exactly zero (SPIRAL's filter_zero_adv)."""
     grpo_normalize_std: bool = False

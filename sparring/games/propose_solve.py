@@ -241,8 +241,10 @@ def arith_problem(rng: random.Random, level: int) -> str:
     if level == 1:
         return f"{rng.randint(0, 9)} + {rng.randint(0, 9)}"
     a, b, c = rng.randint(1, 20), rng.randint(1, 20), rng.randint(1, 9)
-    if level == 2:
-        return f"{a} {rng.choice('+-*')} {b}"
+    return f"{a} {rng.choice('+-*')} {b}" if level == 2 else _two_operations(rng, a, b, c)
+
+
+def _two_operations(rng: random.Random, a: int, b: int, c: int) -> str:
     return rng.choice([f"{a} + {b} * {c}", f"({a} - {b}) * {c}", f"{a} * {b} // {c}", f"{a} * {c} % {b}"])
 
 
@@ -254,11 +256,7 @@ def arith_examples(rng: random.Random, max_level: int = 3) -> list[tuple[str, bo
         problems = [arith_problem(rng, min(level, max_level)) for level in (1, 2, 3)]
     else:  # the draws of every run before max_level existed, so their seeds deal the same examples
         a, b, c = rng.randint(1, 20), rng.randint(1, 20), rng.randint(1, 9)
-        problems = [
-            f"{rng.randint(0, 9)} + {rng.randint(0, 9)}",
-            f"{a} {rng.choice('+-*')} {b}",
-            rng.choice([f"{a} + {b} * {c}", f"({a} - {b}) * {c}", f"{a} * {b} // {c}", f"{a} * {c} % {b}"]),
-        ]
+        problems = [f"{rng.randint(0, 9)} + {rng.randint(0, 9)}", f"{a} {rng.choice('+-*')} {b}", _two_operations(rng, a, b, c)]
     out = [(f"{p} = {evaluate(ast.parse(p, mode='eval'))}", True) for p in problems]
     wrong = rng.choice(out)[0].rpartition("=")
     out.append((f"{wrong[0]}= {int(wrong[2]) + rng.choice([-1, 1])}", False))
