@@ -170,9 +170,10 @@ class OpponentSection(Section):
     self_play_share: float = Field(0.5, ge=0, le=1)
     """With a pool: share of games still played in pure self-play."""
     learner_seats: list[int] | None = None
-    """Against a fixed or pool opponent, the seats the learning policy takes, in turn from game to game
-    (default: every seat). ``[1]`` in ``propose_solve`` has the model only solve, the ``prior`` proposing:
-    a role game can train one role without the other role's returns reaching the shared weights."""
+    """The seats whose turns are learned from (default: every seat). In self-play the policy still plays
+    every seat; against a fixed or pool opponent it takes only these, in turn from game to game. ``[1]`` in
+    ``propose_solve`` trains the solver alone: a role game can train one role without the other role's
+    returns reaching the shared weights."""
 
     @field_validator("learner_seats")
     @classmethod

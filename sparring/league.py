@@ -108,7 +108,7 @@ class League:
                 opponent, entry = self._opponent(rng, fixed)
                 if opponent is None:
                     plan.tables.append(Table(game, table_seed, [self.policy] * n))
-                    plan.learner_seats.append(list(range(n)))
+                    plan.learner_seats.append(list(self.config.learner_seats or range(n)))
                 else:
                     seats = self.config.learner_seats or range(n)
                     seat = seats[(i + step) % len(seats)]  # alternate within a step and across steps: odd counts stay fair

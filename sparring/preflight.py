@@ -72,8 +72,6 @@ def check_startable(config: TrainConfig) -> None:
     if config.opponent.kind == "fixed" and not config.opponent.fixed:
         problems.append("opponent.kind=fixed needs a player spec in opponent.fixed (e.g. opponent.fixed=minimax)")
     seats = config.opponent.learner_seats
-    if seats is not None and config.opponent.kind == "self":
-        problems.append("opponent.learner_seats is for a fixed or pool opponent; in self-play the policy takes every seat")
     for k, section in enumerate(config.games):
         game = make_game(section.name)  # the config has already checked the game spec
         if seats is not None and max(seats) >= game.num_players:

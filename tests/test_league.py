@@ -79,22 +79,20 @@ def test_learner_seats_keep_the_learner_in_the_named_seats_only():
         assert all(t.players[1] is solver_only.policy and t.players[0] is not solver_only.policy for t in plan.tables)
     both = league("fixed", fixed="minimax", learner_seats=[1, 0])  # listed in turn, in the order given
     assert [seats for step in range(2) for seats in both.plan(step, 2).learner_seats] == [[1], [0], [0], [1]]
+    # In self-play (and a pool's self-play share) the policy plays every seat but learns from the listed ones.
+    self_play = league("self", learner_seats=[1]).plan(0, 3)
+    assert self_play.learner_seats == [[1]] * 3 and all(t.players == [t.players[0]] * 2 for t in self_play.tables)
 
 
-@pytest.mark.parametrize(
-    ("overrides", "problem"),
-    [
-        (["opponent.learner_seats=[1]"], "is for a fixed or pool opponent"),
-        (["opponent.kind=fixed", "opponent.fixed=random", "opponent.learner_seats=[2]"], "tic_tac_toe has seats 0-1"),
-    ],
-)
-def test_learner_seats_outside_the_game_or_in_self_play_are_refused(overrides, problem):
+def test_learner_seats_outside_the_game_are_refused():
     from sparring.config import load_config
     from sparring.errors import UserError
     from sparring.preflight import check_startable
 
-    with pytest.raises(UserError, match=problem):
+    overrides = ["opponent.kind=fixed", "opponent.fixed=random", "opponent.learner_seats=[2]"]
+    with pytest.raises(UserError, match="tic_tac_toe has seats 0-1"):
         check_startable(load_config("spiral-tictactoe", overrides))
+    check_startable(load_config("spiral-tictactoe", ["opponent.learner_seats=[1]"]))  # self-play: allowed
     with pytest.raises(ValueError, match="distinct seat numbers"):
         OpponentSection(kind="fixed", fixed="random", learner_seats=[1, 1])
 
