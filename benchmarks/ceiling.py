@@ -35,6 +35,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,8 @@ def proposer_rehearsal(count: int, seed: int) -> list[Sample]:
     solver's samples they keep the proposer's turn: trained on solver turns alone, the model answers a
     proposer's prompt with a number too (a start saved that way refused every one of its own proposals)."""
     config, rng = PretrainConfig(seed=seed, invalid_rate=0.0), random.Random(seed)
-    turns = game_turns("propose_solve", 3 * count, config, PromptConfig(), rng)
-    return [sample for state, sample in turns if state.current_player == 0][:count]
+    turns = game_turns("propose_solve", 1 << 62, config, PromptConfig(), rng)  # drawn lazily, until count are found
+    return list(islice((sample for state, sample in turns if state.current_player == 0), count))
 
 
 def critic_task(args: argparse.Namespace) -> tuple[list[Sample], Callable[[Any, Any], dict]]:
