@@ -64,6 +64,10 @@ the bundled model's own proposals were almost never well-formed (99.9% of 2,192 
 from stage 10, so the solver never got a turn); from stage 13 they are (83% sampled), and the self_play_*
 variants let the model propose. The learner takes each seat in turn."""
 
+SOLVER_ONLY = [*VS_PRIOR, "opponent.learner_seats=[1]", "rollout.turn_credit=own"]
+"""The solver_only_* variants: the model only solves (the prior proposes), each attempt scored by itself."""
+LEVEL1_GROUP = ["games.0.name=propose_solve:max_level=1", "advantage.baseline=observation"]
+
 VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "solver_rae": ("propose-solve", [*VS_PRIOR], "propose-solve vs the prior proposer: SPIRAL's RAE, one EMA baseline per role"),
     "solver_reinforce": ("propose-solve", [*VS_PRIOR, "advantage.estimator=reinforce"], "the same with no baseline (REINFORCE)"),
@@ -110,49 +114,30 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
     ),
     "solver_only_group": (
         "propose-solve",
-        [*VS_PRIOR, "opponent.learner_seats=[1]", "rollout.turn_credit=own", "advantage.baseline=observation"],
+        [*SOLVER_ONLY, "advantage.baseline=observation"],
         "solver_own_group with the model only solving (the prior proposes every task): no proposer returns "
         "reach the shared weights, and every game trains the solver",
     ),
     "solver_only_k16": (
         "propose-solve",
-        [
-            *VS_PRIOR,
-            "opponent.learner_seats=[1]",
-            "games.0.name=propose_solve:attempts=16",
-            "rollout.turn_credit=own",
-            "advantage.baseline=observation",
-        ],
+        [*SOLVER_ONLY, "games.0.name=propose_solve:attempts=16", "advantage.baseline=observation"],
         "solver_only_group with 16 attempts a task: more groups hold both a right and a wrong answer",
     ),
     "solver_only_interaction": (
         "propose-solve",
-        [*VS_PRIOR, "opponent.learner_seats=[1]", "rollout.turn_credit=own", "advantage.baseline=interaction"],
+        [*SOLVER_ONLY, "advantage.baseline=interaction"],
         "solver_only_group with each answer's edge in every task taken away (advantage.baseline=interaction): "
         "answering a number that is often right (8 to every sum) earns nothing, answering this task right does",
     ),
     "solver_only_level1": (
         "propose-solve",
-        [
-            *VS_PRIOR,
-            "opponent.learner_seats=[1]",
-            "games.0.name=propose_solve:max_level=1",
-            "rollout.turn_credit=own",
-            "advantage.baseline=observation",
-        ],
+        [*SOLVER_ONLY, *LEVEL1_GROUP],
         "solver_only_group on one-digit sums only (the prior proposer's examples capped at level 1): a fixed "
         "curriculum at the frontier of a solver that can add a little, what a learnability-rewarded proposer aims for",
     ),
     "solver_only_level1_slow": (
         "propose-solve",
-        [
-            *VS_PRIOR,
-            "opponent.learner_seats=[1]",
-            "games.0.name=propose_solve:max_level=1",
-            "rollout.turn_credit=own",
-            "advantage.baseline=observation",
-            "learner.lr=1e-4",
-        ],
+        [*SOLVER_ONLY, *LEVEL1_GROUP, "learner.lr=1e-4"],
         "solver_only_level1 at lr 1e-4 (the recipe's 3e-4 gained and lost it again on one seed of three)",
     ),
     "self_play_computed_own": (
