@@ -44,6 +44,22 @@ def test_minimax_takes_the_win_and_blocks(ttt):
     assert mm.act(block, 1) == "2"
 
 
+def test_noisy_minimax_plays_that_share_of_random_moves(ttt):
+    block = ttt.new_state(0)
+    for m in ["0", "4", "1"]:  # X threatens 2: the one move perfect play allows O
+        block.apply(m)
+    noisy = make_player("minimax:epsilon=0.3", ttt, seed=3)
+    moves = [noisy.act(block, 1) for _ in range(2000)]
+    # The block is taken 70% + 30% x 1/6 of the time (a random move hits it one time in six).
+    assert moves.count("2") / len(moves) == pytest.approx(0.7 + 0.3 / 6, abs=0.03)
+    assert set(moves) == set(block.legal_actions())
+    perfect, zero = make_player("minimax", ttt, seed=3), make_player("minimax:epsilon=0", ttt, seed=3)
+    opening = ttt.new_state(0)  # every cell draws: the seeded tie-breaks must match with and without epsilon=0
+    assert [perfect.act(opening, 0) for _ in range(20)] == [zero.act(opening, 0) for _ in range(20)]
+    with pytest.raises(UserError, match="epsilon is a probability"):
+        make_player("minimax:epsilon=1.5", ttt)
+
+
 def test_mcts_beats_random(ttt):
     records = play_games(ttt, [make_player("mcts:sims=100", ttt, 1), make_player("random", ttt, 2)], 20, seed=0)
     stats = summarize(records, ["mcts", "random"])["mcts"]

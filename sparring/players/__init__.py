@@ -18,8 +18,8 @@ def _uniform(game, seed: int = 0):
     return RandomPlayer(seed, name="uniform")
 
 
-def _minimax(game, seed: int = 0, depth: int = 12):
-    return MinimaxPlayer(seed, depth)
+def _minimax(game, seed: int = 0, depth: int = 12, epsilon: float = 0.0):
+    return MinimaxPlayer(seed, depth, epsilon)
 
 
 def _mcts(game, seed: int = 0, sims: int = 200, rollouts: int = 1, uct_c: float = 2.0):
@@ -56,7 +56,14 @@ def _model(
 
 register_player(PlayerEntry("random", "uniformly random legal move", _random))
 register_player(PlayerEntry("uniform", "uniform policy over legal moves (policy view of random)", _uniform))
-register_player(PlayerEntry("minimax", "exact game-tree search; perfect in tic-tac-toe", _minimax, "minimax[:depth=12]"))
+register_player(
+    PlayerEntry(
+        "minimax",
+        "exact game-tree search; perfect in tic-tac-toe (epsilon: share of random moves)",
+        _minimax,
+        "minimax[:depth=12,epsilon=0]",
+    )
+)
 register_player(PlayerEntry("mcts", "OpenSpiel UCT search with random rollouts", _mcts, "mcts:sims=200"))
 register_player(PlayerEntry("cfr", "average policy of CFR+ (or variant=cfr) for poker games", _cfr, "cfr:iters=500"))
 register_player(PlayerEntry("prior", "the game's weak prior, what the base model was pretrained on", _prior))

@@ -6,6 +6,10 @@ played perfectly. Among equally good moves it prefers the quickest win (or
 slowest loss), breaking remaining ties at random with its seed, so games vs a
 perfect player still vary. ``depth`` bounds the search for bigger games
 (unfinished positions count as 0, so it is no longer perfect there).
+``epsilon`` makes a noisy expert: with that probability a move is uniformly
+random instead. A learner that loses every game to perfect play gets no signal
+from it (every return the same); one that can beat the noisy expert sometimes
+does, and the mistakes it is punished for are still the real ones.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ DECAY = 0.99  # a win now beats a win later
 
 
 class MinimaxPlayer:
-    def __init__(self, seed: int = 0, depth: int = 12, name: str = "minimax"):
+    def __init__(self, seed: int = 0, depth: int = 12, epsilon: float = 0.0, name: str = "minimax"):
         if depth < 1:
             raise UserError(f"minimax: depth must be at least 1, not {depth}")
+        if not 0.0 <= epsilon <= 1.0:
+            raise UserError(f"minimax: epsilon is a probability (0 to 1), not {epsilon}")
         self.name = name
         self.depth = depth
+        self.epsilon = epsilon
         self.rng = random.Random(seed)
         self.table: dict[tuple[str, int, int], float] = {}
 
@@ -65,4 +72,6 @@ class MinimaxPlayer:
         return [m for m, v in scores.items() if v >= best - 1e-9]
 
     def act(self, state: State, seat: int) -> str:
+        if self.epsilon and self.rng.random() < self.epsilon:  # no draw at 0: seeded perfect games are unchanged
+            return self.rng.choice(self.legal(state))
         return self.rng.choice(self.best_moves(state))
