@@ -67,6 +67,8 @@ variants let the model propose. The learner takes each seat in turn."""
 SOLVER_ONLY = [*VS_PRIOR, "opponent.learner_seats=[1]", "rollout.turn_credit=own"]
 """The solver_only_* variants: the model only solves (the prior proposes), each attempt scored by itself."""
 LEVEL1_GROUP = ["games.0.name=propose_solve:max_level=1", "advantage.baseline=observation"]
+FRONTIER = [*SOLVER_ONLY, "games.0.name=propose_solve:max_level=1", "learner.lr=1e-4"]
+"""The frontier_* ablation: solver_only_level1_slow's setting (one-digit sums, lr 1e-4) under each estimator."""
 
 VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "solver_rae": ("propose-solve", [*VS_PRIOR], "propose-solve vs the prior proposer: SPIRAL's RAE, one EMA baseline per role"),
@@ -139,6 +141,17 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         "propose-solve",
         [*SOLVER_ONLY, *LEVEL1_GROUP, "learner.lr=1e-4"],
         "solver_only_level1 at lr 1e-4 (the recipe's 3e-4 gained and lost it again on one seed of three)",
+    ),
+    "frontier_rae": ("propose-solve", FRONTIER, "solver_only_level1_slow with SPIRAL's RAE (one EMA baseline per role)"),
+    "frontier_reinforce": (
+        "propose-solve",
+        [*FRONTIER, "advantage.estimator=reinforce"],
+        "solver_only_level1_slow with no baseline (REINFORCE)",
+    ),
+    "frontier_grpo": (
+        "propose-solve",
+        [*FRONTIER, "advantage.estimator=grpo"],
+        "solver_only_level1_slow with GRPO's batch-group mean",
     ),
     "self_play_computed_own": (
         "propose-solve",
