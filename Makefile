@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -e ".[dev,textarena,math,ray]"
 	touch $(STAMP)
 
-# The demo: the bundled tiny model learns tic-tac-toe by self-play on the CPU
-# for DEMO_MINUTES, then prints a before/after table vs random and minimax
-# and the path of its HTML report.
+# The demo: the bundled tiny model learns tic-tac-toe on the CPU for
+# DEMO_MINUTES, in a league whose member is perfect play (`minimax`; the
+# tictactoe recipe says why), then prints a before/after table vs random and
+# minimax and the path of its HTML report.
 DEMO_MINUTES ?= 5
 demo: install
 	$(PY) -m sparring train tictactoe name=demo max_minutes=$(DEMO_MINUTES)

@@ -1,4 +1,4 @@
-"""Learning benchmark: tic-tac-toe self-play, judged greedily against perfect play.
+"""Learning benchmark: tic-tac-toe by self-play or in a league, judged greedily against perfect play.
 
 Each variant trains from the bundled base model for the same CPU-time budget
 (one CPU thread per run, ``--parallel`` runs at a time) and keeps a
@@ -40,25 +40,33 @@ from sparring.players import make_player
 
 GENTLE = ["learner.adam_eps=1e-4"]
 """AdamW's epsilon near this model's per-weight gradient: steps shrink with the advantage (the kuhn recipe)."""
+SELF = ["opponent.kind=self"]
+"""The self-play variants: the `tictactoe` recipe plays `minimax` since the league tables below; these set its
+opponent back to itself, so each variant is the config it was measured with."""
 
 VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "plain": ("spiral-tictactoe", [], "SPIRAL's update (RAE per role, one epoch, lr 3e-4)"),
-    "tictactoe": ("tictactoe", [], "the project's recipe for this game on CPU (see its YAML): the fixed magnet below"),
+    "tictactoe": (
+        "tictactoe",
+        [],
+        "the project's recipe for this game on CPU (see its YAML): against `minimax` in every game, no magnet",
+    ),
     "per_board": (
         "tictactoe",
-        ["learner.kl_coef=0", "learner.adam_eps=1e-8"],
-        "the recipe as it was until the magnet joined it (and the `tictactoe` variant of the earlier tables): the "
-        "per-board baseline and invalid moves charged to their own turn, AdamW's usual epsilon, no KL",
+        [*SELF, "learner.kl_coef=0", "learner.adam_eps=1e-8"],
+        "the self-play recipe as it was until the magnet joined it (and the `tictactoe` variant of the earlier "
+        "tables): the per-board baseline and invalid moves charged to their own turn, AdamW's usual epsilon, no KL",
     ),
     "tictactoe_average_magnet": (
         "tictactoe",
-        [*GENTLE, "learner.kl_coef=0.5", "learner.average_weights=0.98", "reference.magnet=average"],
-        "the recipe with the kuhn recipe's gentler steps (AdamW epsilon 1e-4) and KL 0.5 to the weight average",
+        [*SELF, *GENTLE, "learner.kl_coef=0.5", "learner.average_weights=0.98", "reference.magnet=average"],
+        "self-play with the kuhn recipe's gentler steps (AdamW epsilon 1e-4) and KL 0.5 to the weight average",
     ),
     "tictactoe_base_magnet": (
         "tictactoe",
-        [*GENTLE, "learner.kl_coef=0.5", "reference.update_every=0"],
-        "the recipe with AdamW epsilon 1e-4 and KL 0.5 to the start model, never moved (a fixed magnet: MMD)",
+        [*SELF, *GENTLE, "learner.kl_coef=0.5", "reference.update_every=0"],
+        "self-play with AdamW epsilon 1e-4 and KL 0.5 to the start model, never moved (a fixed magnet: MMD); "
+        "the `tictactoe` recipe and the demo until the league tables",
     ),
     "plain_entropy": (
         "spiral-tictactoe",
@@ -68,11 +76,34 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
     ),
     "tictactoe_sharp": (
         "tictactoe",
-        [*GENTLE, "learner.kl_coef=0.5", "learner.average_weights=0.98", "reference.magnet=average"]
+        [*SELF, *GENTLE, "learner.kl_coef=0.5", "learner.average_weights=0.98", "reference.magnet=average"]
         + ["sampling.temperature=0.5"],
         "tictactoe_average_magnet with self-play sampled at temperature 0.5 (the learner scores the same tempered "
         "policy): an opponent that takes its wins far more often, so a missed block costs what it costs "
         "against minimax",
+    ),
+    "league_minimax": (
+        "tictactoe",
+        ["learner.kl_coef=0.5"],
+        "the recipe with the fixed magnet kept (KL 0.5 to the start model): against `minimax` in every game",
+    ),
+    "league_minimax_free": ("tictactoe", [], "the `tictactoe` recipe (league_minimax without the magnet)"),
+    "league_minimax_mix": (
+        "tictactoe",
+        ["opponent.self_play_share=0.5"],
+        "a league of two, no magnet: half the games in self-play, half against `minimax`",
+    ),
+    "league_noisy_minimax": (
+        "tictactoe",
+        ["opponent.fixed=minimax:epsilon=0.3"],
+        "the recipe against a noisy expert (`minimax:epsilon=0.3`: a random move 30% of the time), so that O, "
+        "which loses nearly every game to perfect play, sometimes draws or wins and has a signal",
+    ),
+    "league_noisy_minimax_01": (
+        "tictactoe",
+        ["opponent.fixed=minimax:epsilon=0.1"],
+        "the recipe against `minimax:epsilon=0.1`: a random move 10% of the time, so that the lines it learns "
+        "must also meet moves perfect play never makes",
     ),
 }
 
