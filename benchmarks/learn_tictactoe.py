@@ -90,7 +90,7 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "league_minimax_free": ("tictactoe", [], "the `tictactoe` recipe (league_minimax without the magnet)"),
     "league_minimax_mix": (
         "tictactoe",
-        ["opponent.self_play_share=0.5"],
+        ["opponent.fixed_self_play_share=0.5"],
         "a league of two, no magnet: half the games in self-play, half against `minimax`",
     ),
     "league_noisy_minimax": (

@@ -167,10 +167,13 @@ class OpponentSection(Section):
     """Steps between snapshots of the policy into the pool."""
     sampling: Literal["uniform", "pfsp"] = "uniform"
     """How pool opponents are drawn: uniformly, or prioritized fictitious self-play (weight (1-p)^2 on hard ones)."""
-    self_play_share: float | None = Field(None, ge=0, le=1)
-    """Share of games still played in pure self-play. Default: 0.5 with a pool; 0 against a fixed player
-    (every game against it). A fixed player with a share is a league of two: the policy itself and, say,
-    ``minimax``, which punishes the mistakes a collapsed self-play opponent stops punishing."""
+    self_play_share: float = Field(0.5, ge=0, le=1)
+    """With a pool: share of games still played in pure self-play."""
+    fixed_self_play_share: float = Field(0.0, ge=0, le=1)
+    """With a fixed player: share of games played in pure self-play instead (default 0: every game against
+    it). A league of two: the policy itself and, say, ``minimax``, which punishes the mistakes a collapsed
+    self-play opponent stops punishing. Its own field, not ``self_play_share``: run configs saved before it
+    existed hold the pool's 0.5 there, and must resume against the fixed player in every game as they began."""
     learner_seats: list[int] | None = None
     """The seats whose turns are learned from (default: every seat). In self-play the policy still plays
     every seat; against a fixed or pool opponent it takes only these, in turn from game to game. ``[1]`` in

@@ -120,10 +120,10 @@ class League:
         return plan
 
     def _opponent(self, rng: random.Random, fixed: Player | None) -> tuple[Player | None, PoolEntry | None]:
-        share = self.config.self_play_share
         if self.config.kind == "fixed":  # no draw at share 0, so such runs deal what they always dealt
+            share = self.config.fixed_self_play_share
             return (None, None) if share and rng.random() < share else (fixed, None)
-        if self.config.kind == "self" or not self.pool or rng.random() < (0.5 if share is None else share):
+        if self.config.kind == "self" or not self.pool or rng.random() < self.config.self_play_share:
             return None, None
         if self.config.sampling == "pfsp":
             weights = [pfsp_weight(e.score) for e in self.pool]

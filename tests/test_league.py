@@ -132,20 +132,23 @@ def test_self_play_share_keeps_that_share_of_games_in_pure_self_play():
     assert with_pool("uniform", []).plan(0, 4).opponents == [None] * 4  # an empty pool: self-play
 
 
-def test_a_fixed_player_with_a_self_play_share_is_a_league_of_two():
+def test_a_fixed_player_with_a_fixed_self_play_share_is_a_league_of_two():
     def self_play_tables(lg: League) -> float:
         tables = [t for step in range(200) for t in lg.plan(step, 4).tables]
         return sum(t.players == [lg.policy, lg.policy] for t in tables) / len(tables)
 
     assert self_play_tables(league("fixed", fixed="minimax")) == 0.0  # the default: every game against it
-    mixed = league("fixed", fixed="minimax", self_play_share=0.3)
+    # A run config saved before fixed_self_play_share existed holds the pool's self_play_share 0.5: it must
+    # resume against the fixed player in every game, as it began.
+    assert self_play_tables(league("fixed", fixed="minimax", self_play_share=0.5)) == 0.0
+    mixed = league("fixed", fixed="minimax", fixed_self_play_share=0.3)
     assert self_play_tables(mixed) == pytest.approx(0.3, abs=0.04)
     plan = mixed.plan(3, 16)
     for table, seats in zip(plan.tables, plan.learner_seats, strict=True):
         learner = [s for s, p in enumerate(table.players) if p is mixed.policy]
         assert seats == learner  # self-play tables learn from both seats, the others from the learner's one
     # Against a fixed player at share 0 the deal is what it was before the share existed: no extra draws.
-    plain, zero = league("fixed", fixed="minimax"), league("fixed", fixed="minimax", self_play_share=0.0)
+    plain, zero = league("fixed", fixed="minimax"), league("fixed", fixed="minimax", fixed_self_play_share=0.0)
     assert [t.seed for t in plain.plan(5, 8).tables] == [t.seed for t in zero.plan(5, 8).tables]
 
 

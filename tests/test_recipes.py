@@ -30,4 +30,4 @@ def test_the_demo_runs_the_tictactoe_recipe_and_that_recipe_plays_perfect_play_w
     assert "-m sparring train tictactoe name=demo" in makefile
     config = load_config("tictactoe", [])
     assert config.opponent.kind == "fixed" and config.opponent.fixed == "minimax"
-    assert not config.opponent.self_play_share and config.learner.kl_coef == 0
+    assert config.opponent.fixed_self_play_share == 0 and config.learner.kl_coef == 0
