@@ -102,15 +102,15 @@ class League:
             fixed = None
             if self.config.kind == "fixed":
                 fixed = make_player(self.config.fixed, game, seed=rng.randrange(1 << 30))
+            n = game.num_players
+            seats = list(self.config.learner_seats or range(n))
             for i in range(count):
                 table_seed = rng.randrange(1 << 31)
-                n = game.num_players
                 opponent, entry = self._opponent(rng, fixed)
                 if opponent is None:
                     plan.tables.append(Table(game, table_seed, [self.policy] * n))
-                    plan.learner_seats.append(list(self.config.learner_seats or range(n)))
+                    plan.learner_seats.append(list(seats))
                 else:
-                    seats = self.config.learner_seats or range(n)
                     seat = seats[(i + step) % len(seats)]  # alternate within a step and across steps: odd counts stay fair
                     players = [opponent] * n
                     players[seat] = self.policy
