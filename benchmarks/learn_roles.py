@@ -66,8 +66,10 @@ variants let the model propose. The learner takes each seat in turn."""
 
 SOLVER_ONLY = [*VS_PRIOR, "opponent.learner_seats=[1]", "rollout.turn_credit=own"]
 """The solver_only_* variants: the model only solves (the prior proposes), each attempt scored by itself."""
-LEVEL1_GROUP = ["games.0.name=propose_solve:max_level=1", "advantage.baseline=observation"]
-FRONTIER = [*SOLVER_ONLY, "games.0.name=propose_solve:max_level=1", "learner.lr=1e-4"]
+LEVEL1 = ["games.0.name=propose_solve:max_level=1"]
+"""The prior's tasks capped at one-digit sums: the frontier of a solver told sums."""
+LEVEL1_GROUP = [*LEVEL1, "advantage.baseline=observation"]
+FRONTIER = [*SOLVER_ONLY, *LEVEL1, "learner.lr=1e-4"]
 """The frontier_* ablation: solver_only_level1_slow's setting (one-digit sums, lr 1e-4) under each estimator."""
 
 VARIANTS: dict[str, tuple[str, list[str], str]] = {
