@@ -137,6 +137,16 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         "10 steps) instead of toward the weight average: the magnet stays where the policy was best (measured: "
         "seed 1 held at 0.02-0.05 after step 900, seed 2 never reached 0.05; not adopted)",
     ),
+    "exploiter": (
+        [*AVERAGE_MAGNET, "learner.average_weights=0.995", "opponent.kind=exploiter"],
+        "the kuhn recipe's update, every game against an exact best response to the policy itself, recomputed "
+        "each step (exploitability descent, Lockhart et al. 2019): the opponent punishes exactly the mistakes "
+        "the policy makes now",
+    ),
+    "exploiter_free": (
+        [*OBSERVATION, "learner.adam_eps=1e-4", "opponent.kind=exploiter"],
+        "exploitability descent alone: against the exact best response each step, no KL, no magnet",
+    ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,

@@ -7,6 +7,12 @@ every seat (one batched generate call serves them all); against a fixed
 player or a past checkpoint the learner's seat alternates between games and
 between steps, so both roles are trained equally even with one game a step.
 
+The exploiter (``kind: exploiter``) is an exact best response to the policy
+itself, recomputed every ``exploiter_every`` steps from the policy's move
+probabilities at every information state (Kuhn, Leduc): training against it is
+exploitability descent (``sparring.players.exploiter``). Its table rides in
+the league's state, so a resumed run faces the same exploiter.
+
 The pool keeps snapshots of the policy (model directories under
 ``run/pool/step-K``). Opponents are drawn uniformly, or by prioritized
 fictitious self-play: weight (1 - p)^2 where p is the learner's recent score
@@ -90,6 +96,8 @@ class League:
         self.pool: list[PoolEntry] = []
         self._load_opponent = load_opponent
         self._loaded: dict[str, Player] = {}
+        self.exploiters: dict[str, dict[str, Any]] = {}
+        """Per game spec: the step it was computed at, the policy's exploitability then, its action table."""
 
     def rng(self, step: int, salt: str = "") -> random.Random:
         return step_rng(self.seed, step, salt)
@@ -98,10 +106,12 @@ class League:
         rng = self.rng(step)
         counts = split_by_weight(games_per_step, [w for _, _, w in self.games])
         plan = StepPlan([], [], [])
-        for (_, game, _), count in zip(self.games, counts, strict=True):
+        for (name, game, _), count in zip(self.games, counts, strict=True):
             fixed = None
             if self.config.kind == "fixed":
                 fixed = make_player(self.config.fixed, game, seed=rng.randrange(1 << 30))
+            elif self.config.kind == "exploiter":
+                fixed = self.exploiter(name, game, step)
             n = game.num_players
             seats = list(self.config.learner_seats or range(n))
             for i in range(count):
@@ -120,7 +130,7 @@ class League:
         return plan
 
     def _opponent(self, rng: random.Random, fixed: Player | None) -> tuple[Player | None, PoolEntry | None]:
-        if self.config.kind == "fixed":  # no draw at share 0, so such runs deal what they always dealt
+        if fixed is not None:  # a fixed player or the exploiter; no draw at share 0, so such runs deal what they always dealt
             share = self.config.fixed_self_play_share
             return (None, None) if share and rng.random() < share else (fixed, None)
         if self.config.kind == "self" or not self.pool or rng.random() < self.config.self_play_share:
@@ -133,6 +143,33 @@ class League:
         if entry.path not in self._loaded:
             self._loaded[entry.path] = self._load_opponent(entry.path)
         return self._loaded[entry.path], entry
+
+    def exploiter(self, name: str, game: Game, step: int) -> Player:
+        """The best response to the policy for ``game``, recomputed once ``exploiter_every`` steps have passed."""
+        from sparring.evaluate.exploitability import (
+            best_response_actions,
+            exploitability_of_table,
+            policy_table,
+            require_exact_game,
+        )
+        from sparring.players.exploiter import BestResponsePlayer
+
+        held = self.exploiters.get(name)
+        if held is None or step - held["step"] >= self.config.exploiter_every:
+            view = self.policy.for_game(game) if hasattr(self.policy, "for_game") else self.policy
+            exact = require_exact_game(game)
+            table = policy_table(exact, view)
+            held = {
+                "step": step,
+                "exploitability": exploitability_of_table(exact, table).exploitability,
+                "actions": best_response_actions(exact, table),
+            }
+            self.exploiters[name] = held
+        return BestResponsePlayer(held["actions"])
+
+    def metrics(self) -> dict[str, float]:
+        """The policy's exact exploitability when each exploiter was last computed: a free learning curve."""
+        return {f"league/{name}/exploitability": held["exploitability"] for name, held in self.exploiters.items()}
 
     def record(self, plan: StepPlan, records: list[GameRecord], rate: float = 0.9) -> None:
         """Update each pool entry's score from this step's games against it."""
@@ -163,8 +200,10 @@ class League:
         return entry
 
     def state_dict(self) -> dict[str, Any]:
-        return {"pool": [vars(e).copy() for e in self.pool]}
+        exploiters = {name: dict(held) for name, held in self.exploiters.items()}
+        return {"pool": [vars(e).copy() for e in self.pool], "exploiters": exploiters}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.pool = [PoolEntry(**e) for e in state.get("pool", [])]
         self._loaded.clear()
+        self.exploiters = {name: dict(held) for name, held in state.get("exploiters", {}).items()}

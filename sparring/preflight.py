@@ -78,6 +78,10 @@ def check_startable(config: TrainConfig) -> None:
             problems.append(f"opponent.learner_seats {seats}: {section.name} has seats 0-{game.num_players - 1}")
         if config.opponent.kind == "fixed" and config.opponent.fixed:
             attempt(f"opponent.fixed for {section.name}", check_player, config.opponent.fixed, game)
+        if config.opponent.kind == "exploiter":
+            from sparring.evaluate.exploitability import require_exact_game  # OpenSpiel, only when asked for
+
+            attempt(f"opponent.kind=exploiter for {section.name}", require_exact_game, game)
         for spec in section.eval_opponents or default_opponents(section.name):
             attempt(f"games.{k}.eval_opponents", check_player, spec, game)
     if problems:

@@ -202,6 +202,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
         t.league.add_snapshot(t.step, lambda d: save_model_dir(t.model, t.tokenizer, d))
     seconds = time.perf_counter() - started
     metrics.update(rollout_metrics(records, plan.learner_seats, samples, trained))
+    metrics.update(t.league.metrics())
     metrics.update({f"train/{game}/proposals_distinct": share for game, share in distinct.items()})
     if value_loss is not None:
         metrics["value/loss"] = value_loss

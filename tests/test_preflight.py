@@ -23,6 +23,7 @@ def train_cli(capsys, run_dir: Path, *overrides: str) -> tuple[int, str]:
         (["opponent.kind=fixed"], "opponent.kind=fixed needs a player spec"),
         (["opponent.kind=fixed", "opponent.fixed=mcts:sims=abc"], "sims must be a whole number"),
         (["opponent.kind=fixed", "opponent.fixed=model:/nope"], "opponent.fixed for tic_tac_toe: model directory not found"),
+        (["opponent.kind=exploiter"], "opponent.kind=exploiter for tic_tac_toe: exact exploitability is not defined"),
         (["games.0.eval_opponents=[randon]"], "games.0.eval_opponents: unknown player 'randon'"),
         (["games.0.name=simple_negotiation", "games.0.eval_opponents=[mcts]"], "mcts plays OpenSpiel games only"),
     ],

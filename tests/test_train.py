@@ -172,11 +172,14 @@ def _lines(path: Path) -> list[str]:
         ["advantage.baseline=value", "learner.minibatches=2"],
         ["learner.average_weights=0.9", "learner.lr_decay=cosine", "learner.kl_coef=0.5", "reference.magnet=average"],
         ["prompt.view=trajectory"],
+        ["opponent.kind=exploiter", "opponent.exploiter_every=3"],
     ],
-    ids=["spiral", "value-baseline-and-minibatches", "weight-average-magnet-and-lr-decay", "trajectory-view"],
+    ids=["spiral", "value-baseline-and-minibatches", "weight-average-magnet-and-lr-decay", "trajectory-view", "exploiter"],
 )
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, extra):
-    """Also with the state a learned value head and seeded minibatch splits add to a checkpoint."""
+    """Also with the state a learned value head and seeded minibatch splits add to a checkpoint, and with an
+    exploiter computed before the checkpoint and recomputed after it (step 3): the resumed run must face the
+    one computed from the step-0 policy at step 2, not one computed afresh from the policy it resumed with."""
     args = ["spiral-kuhn", *FAST, FP32_RUN, "max_steps=4", *extra]  # bit-exact: pinned, so it means the same on every CPU
     whole = tmp_path / "whole"
     subprocess.run(cli(*args, "--run-dir", str(whole)), check=True, capture_output=True, timeout=600)

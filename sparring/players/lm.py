@@ -52,6 +52,10 @@ class LMPlayer:
         self._talks: dict[int, tuple[weakref.ref, dict[int, tuple[list[int], bool]]]] = {}
         """Trajectory view: per live game state (by id, held weakly), each seat's conversation."""
 
+    def for_game(self, game: Game) -> LMPlayer:
+        """The same model and settings bound to one game: the policy view a multi-game policy lacks."""
+        return LMPlayer(self.engine, game, self.prompt, self.sampling, self.name)
+
     # -- prompts ------------------------------------------------------------
     def prompt_ids(self, game: Game, state: State, seat: int) -> list[int]:
         """The turn view's prompt: the rules and ``state``'s observation for ``seat``, through the chat template."""
