@@ -93,13 +93,17 @@ def play_tables(
     progress: bool = False,
     keep_turns: bool = True,
     label: str = "playing",
+    forfeit_in_stakes: bool = False,
 ) -> list[GameRecord]:
-    """Play every table to the end in lockstep; records come back in table order."""
+    """Play every table to the end in lockstep; records come back in table order.
+
+    ``forfeit_in_stakes`` counts the forfeit scores in each game's largest stake (``rollout.invalid_in_stakes``).
+    """
     states: list[State] = [t.game.new_state(t.seed) for t in tables]
     records = [
         GameRecord(t.game.name, t.seed, t.seating or list(range(len(t.players))), [0.0] * t.game.num_players) for t in tables
     ]
-    scores = [(forfeit[0], 0.0) if is_cooperative(t.game) else forfeit for t in tables]
+    scores = [forfeit_scores(t.game, forfeit, forfeit_in_stakes) for t in tables]
     active = [i for i, s in enumerate(states) if not s.is_terminal()]
     for i in set(range(len(tables))) - set(active):
         records[i].returns = states[i].returns()
@@ -128,6 +132,13 @@ def play_tables(
             active = [i for i in active if i not in finished]
             bar.update(task, completed=total - len(active))
     return records
+
+
+def forfeit_scores(game: Game, forfeit: tuple[float, float], in_stakes: bool = False) -> tuple[float, float]:
+    """(offender, every other seat) when ``game`` ends on an invalid move: in units, or in the game's largest
+    stake (``game.stakes`` where a game declares one, else 1); the others get 0 in a team game."""
+    scale = float(getattr(game, "stakes", 1.0)) if in_stakes else 1.0
+    return (forfeit[0] * scale, 0.0 if is_cooperative(game) else forfeit[1] * scale)
 
 
 def _play_turn(

@@ -65,7 +65,8 @@ class LocalRollout:
         cfg = self.config
         self.engine.rng.manual_seed(step_seed(cfg.seed, step, "sample"))
         forfeit = (cfg.rollout.invalid_penalty, cfg.rollout.invalid_opponent_reward)
-        return play_tables(plan.tables, max_turns=cfg.rollout.max_turns, forfeit=forfeit)
+        stakes = cfg.rollout.invalid_in_stakes
+        return play_tables(plan.tables, max_turns=cfg.rollout.max_turns, forfeit=forfeit, forfeit_in_stakes=stakes)
 
     def close(self) -> None:
         pass

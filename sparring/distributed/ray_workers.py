@@ -78,7 +78,7 @@ class RolloutWorker:
             tables.append(Table(game, spec.seed, players, spec.seating))
         rollout = self.config.rollout
         forfeit = (rollout.invalid_penalty, rollout.invalid_opponent_reward)
-        return play_tables(tables, max_turns=rollout.max_turns, forfeit=forfeit)
+        return play_tables(tables, max_turns=rollout.max_turns, forfeit=forfeit, forfeit_in_stakes=rollout.invalid_in_stakes)
 
     def _game(self, spec: str) -> Any:
         from sparring.games import make_game

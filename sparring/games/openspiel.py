@@ -70,6 +70,13 @@ class OpenSpielGame:
         state.resolve_chance()
         return state
 
+    @property
+    def stakes(self) -> float:
+        """The largest win or loss a seat can have (Leduc 13, Kuhn 2): the unit ``rollout.invalid_in_stakes``
+        counts a forfeit in."""
+        game = self.pyspiel_game
+        return float(max(abs(game.min_utility()), abs(game.max_utility())))
+
     def wrap(self, pstate: Any) -> OpenSpielState:
         """A sparring state around an existing OpenSpiel state (used by exact
         evaluation, which walks every information state itself)."""
