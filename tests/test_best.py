@@ -111,7 +111,8 @@ def test_config_refuses_an_average_metric_without_an_average_and_preference_runs
         load_config("spiral-kuhn", ["checkpoint.keep_best=average_exploitability"])
     with pytest.raises(UserError, match="preference rounds"):
         load_config("spin", ["checkpoint.keep_best=exploitability"])
-    assert load_config("kuhn", ["checkpoint.keep_best=average_exploitability"]).checkpoint.keep_best
+    averaged = ["learner.average_weights=0.995", "checkpoint.keep_best=average_exploitability"]
+    assert load_config("spiral-kuhn", averaged).checkpoint.keep_best == "average_exploitability"
 
 
 def test_training_keeps_the_least_exploitable_evaluation_and_eval_of_best_reproduces_it(tmp_path, capsys):

@@ -272,10 +272,10 @@ def test_an_average_magnet_is_the_weight_average_and_moves_with_it(tiny_model, b
     ],
 )
 def test_an_average_magnet_needs_an_average_a_kl_and_no_jumps(overrides, message):
-    average_magnet = ["reference.magnet=average", "reference.update_every=0"]
-    assert load_config("kuhn", average_magnet).reference.magnet == "average"
+    average_magnet = ["learner.average_weights=0.995", "learner.kl_coef=0.5", "reference.magnet=average"]
+    assert load_config("spiral-kuhn", average_magnet).reference.magnet == "average"
     with pytest.raises(UserError, match=message):
-        load_config("kuhn", [*average_magnet, *overrides])
+        load_config("spiral-kuhn", [*average_magnet, *overrides])
 
 
 def test_no_weight_average_unless_asked(tiny_model, bundled_tokenizer):
