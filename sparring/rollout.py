@@ -26,6 +26,7 @@ from sparring.games.base import (
     PLACEMENT_SCORES,
     Game,
     InvalidAction,
+    ReportsStats,
     ScoredTurns,
     State,
     pairwise_scores,
@@ -69,6 +70,8 @@ class GameRecord:
     truncated: bool = False
     turn_rewards: dict[int, list[float]] = field(default_factory=dict)
     """Seat -> one reward per turn, for seats the game scores turn by turn (``ScoredTurns``); else absent."""
+    stats: dict[str, float] = field(default_factory=dict)
+    """Figures the finished game reports of itself (``ReportsStats``), logged per game."""
 
     def outcome(self, player: int) -> str:
         """``win``, ``draw`` or ``loss`` for the player with that index (see :func:`placement`)."""
@@ -165,6 +168,8 @@ def _play_turn(
         if isinstance(state, ScoredTurns):
             scored = {s: state.turn_rewards(s) for s in range(len(record.returns))}
             record.turn_rewards = {s: r for s, r in scored.items() if r is not None}
+        if isinstance(state, ReportsStats):
+            record.stats = state.stats()
         return True
     if record.moves >= max_turns:
         record.truncated = True

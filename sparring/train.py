@@ -236,6 +236,8 @@ def rollout_metrics(
         out[f"train/{game}/truncated"] = sum(records[i].truncated for i in idx) / len(idx)
         out[f"train/{game}/moves"] = float(np.mean([records[i].moves for i in idx]))
         out[f"train/{game}/draws"] = sum(len(set(records[i].returns)) == 1 for i in idx) / len(idx)
+        for key in sorted({k for i in idx for k in records[i].stats}):  # the game's own figures (ReportsStats)
+            out[f"train/{game}/{key}"] = float(np.mean([records[i].stats[key] for i in idx if key in records[i].stats]))
     out["train/turns"] = float(len(samples))
     out["train/response_tokens"] = float(np.mean([len(s.response_ids) for s in samples])) if samples else 0.0
     out["train/advantage_abs"] = float(np.mean([abs(s.advantage) for s in trained])) if trained else 0.0

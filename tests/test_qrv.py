@@ -95,9 +95,12 @@ def test_the_responder_must_answer_something_short():
     assert state.answers == []
 
 
-def test_knobs_are_checked_and_only_the_exact_judge_exists():
-    with pytest.raises(Exception, match="judge must be one of exact"):
-        make_game("qrv:judge=model")
+def test_knobs_are_checked():
+    for bad in ("model", "model:", "fuzzy", "api:"):
+        with pytest.raises(Exception, match="judge must be exact, model:PATH or api:MODEL"):
+            make_game(f"qrv:judge={bad}")
+    with pytest.raises(Exception, match="not a model directory"):
+        make_game("qrv:judge=model:/no/such/dir").verifier  # noqa: B018  # a game object loads its verifier lazily
     with pytest.raises(Exception, match="records \\* \\(level \\+ 1\\) <= 64"):
         make_game("qrv:records=20,level=3")
     with pytest.raises(Exception, match="attempts must be between 1 and 16"):
@@ -141,3 +144,101 @@ def test_the_recipe_trains_end_to_end_from_the_command_line(tmp_path, capsys):
     assert code in (0, None), capsys.readouterr().err
     last = RunDir(run_dir).read_metrics()[-1]
     assert last["step"] == 2 and "baseline/qrv/0" in last and "baseline/qrv/1" in last
+
+
+class AcceptsEverything:
+    """A verifier that says yes to any answer: the worst judge, to see its verdicts reach the returns."""
+
+    name, failures = "yes-man", 0
+
+    def __init__(self):
+        self.calls = []
+
+    def accepts(self, question, reference, response):
+        self.calls.append((question, reference, response))
+        return True
+
+
+def test_a_model_verifier_decides_the_returns_and_the_exact_rule_stays_as_the_control():
+    game = make_game("qrv:judge=model:bundled")
+    game._verifier = judge = AcceptsEverything()  # stands in for the model: what matters is whose verdict counts
+    state = game.new_state(0)
+    key, value = first_key(state)
+    state.apply(f"What is the value of {key}? = {value}")
+    for answer in [value, "wrong", value.upper(), "also wrong"]:
+        state.apply(answer)
+    assert judge.calls[1] == (f"What is the value of {key}?", value, "wrong")  # the judge sees question, reference, answer
+    assert state.returns() == [0.0, 1.0]  # the judge accepted all four: p = 1 (the exact rule would give 0.5)
+    assert state.turn_rewards(1) == [1.0, 1.0, 1.0, 1.0]
+    assert state.exact == [True, False, True, False]
+    assert state.stats() == {"judge_agreement": 0.5, "judge_false_accept": 0.5, "judge_false_reject": 0.0}
+    assert "4 right; 2 by the exact rule" in state.render()
+    clone = state.clone()
+    assert clone.exact == state.exact and clone.verdicts == state.verdicts and clone.verdicts is not state.verdicts
+    exact = make_game("qrv").new_state(0)
+    exact.apply(f"What is the value of {key}? = {value}")
+    for answer in [value, "wrong", value, value]:
+        exact.apply(answer)
+    assert exact.stats() == {} and exact.returns() == [0.5, 0.75]
+
+
+def test_play_records_the_games_own_figures():
+    game = make_game("qrv:judge=model:bundled")
+    game._verifier = AcceptsEverything()
+    records = play_games(game, [PriorPlayer(game), PriorPlayer(game)], 12, seed=0)
+    valid = [r for r in records if r.stats]
+    assert valid and all(r.stats["judge_false_reject"] == 0.0 for r in valid)
+    assert all(r.stats["judge_agreement"] + r.stats["judge_false_accept"] == 1.0 for r in valid)
+    assert any(r.stats["judge_false_accept"] > 0 for r in valid)  # the prior answers wrong often enough
+    assert all(r.returns == [0.0, 1.0] for r in valid)  # everything accepted: p = 1 in every valid game
+    from sparring.train import rollout_metrics
+
+    logged = rollout_metrics(records, [[0, 1]] * len(records), [], [])  # averaged over the games that report it
+    assert logged["train/qrv/judge_agreement"] == pytest.approx(sum(r.stats["judge_agreement"] for r in valid) / len(valid))
+
+
+def test_the_bundled_model_as_verifier_is_deterministic_cached_and_not_pickled():
+    import pickle
+
+    game = make_game("qrv:judge=model:bundled")
+    judge = game.verifier
+    assert judge is game.verifier and judge.name == "model:bundled"
+    calls = []
+    score = judge.engine.score
+    judge.engine.score = lambda *a, **k: calls.append(1) or score(*a, **k)
+    first = judge.accepts("What is the value of river-42?", "copper", "copper")
+    again = judge.accepts("What is the value of river-42?", "copper", "copper")
+    assert first == again and len(calls) == 1  # the same (question, reference, answer) is judged once
+    yes, no = score([judge_prompt(judge)] * 2, judge.replies)
+    assert first == (sum(yes) > sum(no))
+    assert pickle.loads(pickle.dumps(game))._verifier is None  # a rollout worker loads its own
+
+
+def judge_prompt(judge):
+    from sparring.games.verifiers import verifier_messages
+    from sparring.prompts import encode_chat
+
+    return encode_chat(judge.tokenizer, verifier_messages("What is the value of river-42?", "copper", "copper"))
+
+
+class ScriptedClient:
+    def __init__(self, replies):
+        self.replies, self.bodies = list(replies), []
+
+    def complete(self, body):
+        from sparring.players.api import Completion
+
+        self.bodies.append(body)
+        reply = self.replies.pop(0)
+        return Completion(error=reply) if reply.startswith("HTTP") else Completion(text=reply)
+
+
+def test_the_api_verifier_reads_yes_and_counts_failures_as_rejections():
+    from sparring.games.verifiers import APIVerifier
+
+    client = ScriptedClient(["Yes.", " no", "HTTP 500 busy", "maybe"])
+    judge = APIVerifier(client, "m")
+    verdicts = [judge.accepts("q?", "copper", answer) for answer in ("copper", "amber", "slate", "jade")]
+    assert verdicts == [True, False, False, False] and judge.failures == 1
+    assert client.bodies[0]["temperature"] == 0 and "Reference answer: copper" in client.bodies[0]["messages"][1]["content"]
+    assert judge.accepts("q?", "copper", "copper") and len(client.bodies) == 4  # cached

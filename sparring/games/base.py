@@ -78,6 +78,14 @@ class ScoredTurns(Protocol):
 
 
 @runtime_checkable
+class ReportsStats(Protocol):
+    """A finished state with figures of its own to log, averaged per game as ``train/<game>/<key>``
+    (qrv: how often a model verifier agrees with the exact rule). An empty dict logs nothing."""
+
+    def stats(self) -> dict[str, float]: ...
+
+
+@runtime_checkable
 class FreeTextState(State, Protocol):
     """A state whose turns are free text (``legal_actions`` is ``None``).
 

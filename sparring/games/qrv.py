@@ -14,11 +14,15 @@ one key with its reference answer, ``\\boxed{What is the value of river-42?
 independent tries, as in ``propose_solve``: it never sees its earlier
 answers): ``\\boxed{copper}``.
 
-The **verifier** (``judge``): ``exact`` (the default and the only one so far)
-compares the responder's answer with the reference answer, ignoring case,
-runs of whitespace and a final full stop. sparring's model judges
-(``sparring.preference.judges``) answer "which of two answers is better",
-not "is this answer right", so ``judge=model:PATH`` is not wired here.
+The **verifier** (``judge``): ``exact`` (the default) compares the
+responder's answer with the reference answer, ignoring case, runs of
+whitespace and a final full stop. ``judge=model:PATH`` (or ``model:bundled``)
+and ``judge=api:MODEL[,options]`` ask a model instead whether the answer
+gives the reference's value (``sparring.games.verifiers``); its verdicts
+then decide the returns, and the exact rule keeps running beside it as the
+control: a finished game reports the share of answers on which the two
+agree, and the judge's false accepts and false rejects
+(``train/qrv/judge_agreement`` etc. in the training log).
 
 A question is **valid** when it names exactly one of the document's keys
 (``river-42`` as a whole word) and its reference answer is that key's value
@@ -54,6 +58,7 @@ from sparring.games.base import TERMINAL, InvalidAction, example_block
 from sparring.games.priors import mix
 from sparring.games.propose_solve import proposer_solver_returns
 from sparring.games.registry import GameEntry, register
+from sparring.games.verifiers import Verifier, check_verifier_spec, make_verifier
 
 KEY_WORDS = (
     "river", "stone", "maple", "cloud", "ember", "frost", "grove", "harbor", "iris", "juniper",
@@ -64,7 +69,6 @@ VALUE_WORDS = (
     "cedar", "topaz", "ochre", "silver", "jade", "coral", "indigo", "russet", "umber", "teal",
 )  # fmt: skip
 KEY = re.compile(r"(?<![a-z0-9-])[a-z]+-\d+(?![a-z0-9-])", re.ASCII)
-JUDGES = ("exact",)
 MAX_RECORDS = 64
 MAX_QUESTION_CHARS = 200
 MAX_ANSWER_CHARS = 60
@@ -117,13 +121,20 @@ class QRV:
             )
         if not 1 <= attempts <= 16:
             raise ValueError(f"attempts must be between 1 and 16, got {attempts}")
-        if judge not in JUDGES:
-            raise ValueError(
-                f"judge must be one of {', '.join(JUDGES)}, got {judge!r} (sparring's model judges compare two "
-                "answers; none checks one answer against a reference yet)"
-            )
+        check_verifier_spec(judge)
         self.records, self.level, self.attempts, self.judge = records, level, attempts, judge
         self.show_examples = show_examples
+        self._verifier: Verifier | None = None  # loaded at the first answer: building a game loads no model
+
+    @property
+    def verifier(self) -> Verifier | None:
+        """The model verifier (None: the exact rule), built once per game object."""
+        if self._verifier is None and self.judge != "exact":
+            self._verifier = make_verifier(self.judge)
+        return self._verifier
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_verifier": None}  # a copy sent to a rollout worker loads its own
 
     def describe(self) -> str:
         return (
@@ -167,6 +178,10 @@ class QRVState:
     proposal: str | None = None
     question: Question | None = None
     answers: list[str] = field(default_factory=list)
+    verdicts: list[bool] = field(default_factory=list)
+    """The verifier's verdict on each answer (the exact rule's, under ``judge=exact``)."""
+    exact: list[bool] = field(default_factory=list)
+    """The exact rule's verdict on each answer: the control for a model verifier."""
 
     @property
     def current_player(self) -> int:
@@ -179,9 +194,19 @@ class QRVState:
 
     def accepted(self) -> list[bool]:
         """Whether the verifier accepts each answer so far."""
-        if self.question is None or self.question.truth is None:
-            return []
-        return [normalized(a) == normalized(self.question.truth) for a in self.answers]
+        return list(self.verdicts)
+
+    def stats(self) -> dict[str, float]:
+        """A model verifier against the exact control, over this game's answers (nothing under ``judge=exact``)."""
+        if self.game.judge == "exact" or not self.exact:
+            return {}
+        n = len(self.exact)
+        pairs = list(zip(self.verdicts, self.exact, strict=True))
+        return {
+            "judge_agreement": sum(v == e for v, e in pairs) / n,
+            "judge_false_accept": sum(v and not e for v, e in pairs) / n,
+            "judge_false_reject": sum(e and not v for v, e in pairs) / n,
+        }
 
     def right(self) -> int:
         """Answers the verifier accepts."""
@@ -213,7 +238,11 @@ class QRVState:
             raise InvalidAction("answer with the value, e.g. copper")
         if len(answer) > MAX_ANSWER_CHARS:
             raise InvalidAction(f"the answer is longer than {MAX_ANSWER_CHARS} characters")
+        exact = normalized(answer) == normalized(self.question.truth)
+        verifier = self.game.verifier
         self.answers.append(answer)
+        self.exact.append(exact)
+        self.verdicts.append(exact if verifier is None else verifier.accepts(self.question.text, self.question.truth, answer))
 
     def example_actions(self) -> list[str]:
         if self.question is None:
@@ -246,7 +275,16 @@ class QRVState:
         return f"You are the responder (player 1).\n{self.text()}\nQuestion: {self.question.text}\nAnswer with the value."
 
     def clone(self) -> QRVState:
-        return QRVState(self.game, dict(self.document), list(self.examples), self.proposal, self.question, list(self.answers))
+        return QRVState(
+            self.game,
+            dict(self.document),
+            list(self.examples),
+            self.proposal,
+            self.question,
+            list(self.answers),
+            list(self.verdicts),
+            list(self.exact),
+        )
 
     def render(self) -> str:
         lines = [self.text()]
@@ -256,7 +294,8 @@ class QRVState:
         if self.question.invalid is not None:
             lines.append(f"Invalid question: {self.question.invalid}")
         else:
-            lines.append(f"Reference: {self.question.truth}; answers: {self.answers} ({self.right()} right)")
+            control = "" if self.game.judge == "exact" else f"; {sum(self.exact)} by the exact rule"
+            lines.append(f"Reference: {self.question.truth}; answers: {self.answers} ({self.right()} right{control})")
         if self.is_terminal():
             lines.append(f"Returns: {self.returns()}")
         return "\n".join(lines)

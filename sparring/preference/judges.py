@@ -41,16 +41,24 @@ def swap_average(first_wins: Sequence[float], second_wins_swapped: Sequence[floa
     return [0.5 * (p + q) for p, q in zip(first_wins, second_wins_swapped, strict=True)]
 
 
+def load_judge_model(path: str, device: str = "cpu") -> tuple[Any, Any]:
+    """(tokenizer, HFEngine) of a local model directory (``bundled``: the bundled model); UserError if it is not one."""
+    from sparring.engines import load_tokenizer, resolve_model_path
+    from sparring.engines.hf import HFEngine
+
+    try:
+        resolved = resolve_model_path(path)
+    except UserError:
+        raise UserError(f"judge model:{path}: not a model directory (no config.json)") from None
+    tokenizer = load_tokenizer(resolved)
+    return tokenizer, HFEngine(resolved, tokenizer=tokenizer, device=device)
+
+
 class LMJudge:
     """A local causal LM as a pairwise judge, from its next-token probabilities of ``A`` and ``B``."""
 
     def __init__(self, path: str, device: str = "cpu"):
-        from sparring.engines import load_tokenizer, resolve_model_path
-        from sparring.engines.hf import HFEngine
-
-        resolved = resolve_model_path(path)
-        self.tokenizer = load_tokenizer(resolved)
-        self.engine = HFEngine(resolved, tokenizer=self.tokenizer, device=device)
+        self.tokenizer, self.engine = load_judge_model(path, device)
         self.name = f"model:{path}"
         self.letters = [self.tokenizer.encode(x, add_special_tokens=False)[0] for x in ("A", "B")]
 
@@ -149,22 +157,24 @@ def _options(rest: str) -> tuple[str, dict[str, str]]:
 def make_judge(kind: str, rest: str, device: str = "cpu") -> Oracle:
     """``model:PATH``, ``api:MODEL[,base_url=..,key_env=..,rpm=..,timeout=..]`` or ``rm:PATH``."""
     if kind == "model":
-        from sparring.engines import resolve_model_path
-
-        path = str(resolve_model_path(rest)) if rest == "bundled" else rest
-        if not (Path(path) / "config.json").is_file():
-            raise UserError(f"oracle model:{rest}: not a model directory (no config.json)")
         return LMJudge(rest, device)
     if kind == "rm":
         return RewardModelOracle(rest, device)
+    model, client, options = api_client(rest)
+    return APIJudge(client, model, int(options.get("concurrency", 8)))
+
+
+def api_client(rest: str, what: str = "oracle") -> tuple[str, Any, dict[str, str]]:
+    """(model, ChatClient, options) from ``MODEL[,base_url=..,key_env=..,rpm=..,timeout=..,retries=..,concurrency=..]``."""
     from sparring.players.api import DEFAULT_BASE_URL, ChatClient, RateLimiter, _api_key
 
     model, options = _options(rest)
     unknown = set(options) - {"base_url", "key_env", "rpm", "timeout", "retries", "concurrency"}
     if unknown:
-        raise UserError(f"oracle api:{rest}: unknown option(s) {', '.join(sorted(unknown))}")
+        raise UserError(f"{what} api:{rest}: unknown option(s) {', '.join(sorted(unknown))}")
     try:
         rpm = float(options.get("rpm", 60))
+        int(options.get("concurrency", 8))
         client = ChatClient(
             options.get("base_url", DEFAULT_BASE_URL),
             _api_key(options.get("key_env", "OPENAI_API_KEY")),
@@ -172,6 +182,6 @@ def make_judge(kind: str, rest: str, device: str = "cpu") -> Oracle:
             retries=int(options.get("retries", 4)),
             limiter=RateLimiter(rpm) if rpm > 0 else None,
         )
-        return APIJudge(client, model, int(options.get("concurrency", 8)))
     except ValueError as err:
-        raise UserError(f"oracle api:{rest}: {err}") from None
+        raise UserError(f"{what} api:{rest}: {err}") from None
+    return model, client, options
