@@ -440,6 +440,52 @@ def replay(
 
 
 @app.command()
+def sandbox(
+    file: Annotated[Path, typer.Argument(help="A Python program to run, e.g. a proposed task saved from a replay.")],
+    as_json: JsonFlag = False,
+    isolation: Annotated[
+        str, typer.Option(help="auto (bubblewrap when it can make namespaces, else rlimits), bwrap or rlimits.")
+    ] = "auto",
+) -> None:
+    """Run FILE once under exactly the sandbox propose_solve's programs get; print how it ended (exit 1 unless ok)."""
+    from dataclasses import asdict
+
+    from sparring.games.propose_solve import SANDBOX
+    from sparring.sandbox import ISOLATIONS, run_python
+
+    if isolation not in ISOLATIONS:
+        raise UserError(f"--isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
+    try:
+        source = file.read_bytes().decode("utf-8", "surrogateescape")
+    except OSError as err:
+        raise UserError(f"cannot read {file}: {err.strerror or err}") from None
+    result = run_python(source, SANDBOX, isolation)  # type: ignore[arg-type]  # checked above
+    if as_json:
+        print(json.dumps({**asdict(result), "limits": asdict(SANDBOX)}, indent=2))
+    else:
+        table = Table(title=f"{file} in the sandbox", show_header=False)
+        verdict = "[green]ok[/green]" if result.ok else f"[red]{result.reason}[/red]"
+        limits = (
+            f"{SANDBOX.wall_seconds:g} s wall, {SANDBOX.cpu_seconds} CPU s, {SANDBOX.memory_bytes >> 20} MB memory, "
+            f"{SANDBOX.file_bytes >> 10} KB files, {SANDBOX.open_files} open files, {SANDBOX.processes} process, "
+            f"{SANDBOX.max_output_bytes} bytes of output, {SANDBOX.max_source_bytes} bytes of source"
+        )
+        rows = [
+            ("verdict", verdict),
+            ("isolation", result.isolation),
+            ("limits", limits),
+            ("seconds", f"{result.seconds:.2f}"),
+            ("detail", result.detail or "-"),
+            ("stdout", repr(result.stdout)),
+        ]
+        for key, value in rows:
+            table.add_row(key, value)
+        console.print(table)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
 def merge(
     checkpoint: Annotated[Path, typer.Argument(help="A LoRA checkpoint (RUN/checkpoints/step-K) or a run directory.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the merged model to (new or empty).")],

@@ -90,3 +90,22 @@ def test_play_with_closed_input_ends_with_one_line():
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: input closed; game abandoned"
+
+
+def test_sandbox_runs_one_file_under_the_games_sandbox(capsys, tmp_path):
+    good, bad = tmp_path / "good.py", tmp_path / "bad.py"
+    good.write_text("print(6 * 7)\n")
+    bad.write_text("while True:\n    pass\n")
+    code, out, _ = run(capsys, "sandbox", str(good), "--json")
+    result = json.loads(out)
+    assert code == 0 and result["ok"] and result["stdout"] == "42\n"
+    assert result["limits"]["cpu_seconds"] == 1 and result["limits"]["max_output_bytes"] == 256  # propose_solve's limits
+    code, out, _ = run(capsys, "sandbox", str(bad), "--json", "--isolation", "rlimits")
+    result = json.loads(out)
+    assert code == 1 and not result["ok"] and result["reason"] == "timeout" and result["isolation"] == "rlimits"
+    code, out, _ = run(capsys, "sandbox", str(good))
+    assert code == 0 and "'42\\n'" in out and "256 bytes of output" in out
+    code, _, err = run(capsys, "sandbox", str(tmp_path / "missing.py"))
+    assert code == 2 and err.strip().startswith("error: cannot read") and err.count("\n") == 1
+    code, _, err = run(capsys, "sandbox", str(good), "--isolation", "docker")
+    assert code == 2 and "--isolation must be one of auto, bwrap, rlimits" in err
