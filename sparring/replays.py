@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sparring.games.registry import role_names
 from sparring.rollout import GameRecord
 from sparring.samples import TurnSample
 
@@ -31,6 +32,7 @@ def replay_record(
     ``samples`` (matched by ``game_id``) attach the reward and advantage each trained turn got.
     """
     trained = {(s.seat, s.turn): s for s in (samples or []) if game_id is not None and s.game_id == game_id}
+    roles = role_names(record.game)
     per_seat: dict[int, int] = {}
     turns = []
     for t in record.turns:
@@ -40,6 +42,7 @@ def replay_record(
         turn: dict[str, Any] = {
             "seat": t.seat,
             "player": seat_names[t.seat],
+            "role": roles[t.seat] if roles else None,
             "observation": t.observation,
             "text": t.text,
             "action": t.action,
@@ -63,6 +66,7 @@ def replay_record(
         "seed": record.seed,
         "seating": record.seating,
         "players": seat_names,
+        "roles": roles,
         "returns": record.returns,
         "invalid_seat": record.invalid_seat,
         "invalid_reason": record.invalid_reason,

@@ -411,3 +411,45 @@ def test_replay_command_lists_and_prints_games(run_dir, capsys):
     assert main(["replay", str(path), "--game-index", str(len(games))]) == 2
     err = capsys.readouterr().err
     assert f"valid: 0-{len(games) - 1}" in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- role games: seats named by role
+
+
+def test_role_games_name_their_seats_in_replays_the_terminal_and_the_charts(capsys):
+    from rich.console import Console
+
+    from sparring.games import make_game
+    from sparring.players.prior import PriorPlayer
+    from sparring.replays import replay_record
+    from sparring.report.terminal import print_game
+    from sparring.rollout import play_games
+
+    game = make_game("propose_solve")
+    record = play_games(game, [PriorPlayer(game), PriorPlayer(game)], 1, seed=3)[0]
+    replay = replay_record(record, ["policy", "prior"])
+    assert replay["roles"] == ["proposer", "solver"]
+    assert [t["role"] for t in replay["turns"]] == [["proposer", "solver"][t["seat"]] for t in replay["turns"]]
+    kuhn = make_game("kuhn_poker")
+    assert replay_record(play_games(kuhn, [PriorPlayer(kuhn)] * 2, 1)[0], ["a", "b"])["roles"] is None
+    print_game(replay, 0, Console(width=200))
+    out = capsys.readouterr().out
+    assert "seat 0, proposer: policy" in out and "seat 1, solver (prior)" in out
+    returns = {"train/propose_solve/return/seat0": -1.0, "train/propose_solve/return/seat1": 0.5}
+    records = [{"step": 1, **returns, "baseline/propose_solve/1": 0.2}]
+    chart = next(c for c in chart_specs(records) if c["id"] == "return-propose_solve")
+    assert {s["name"] for s in chart["series"]} == {"seat0 proposer", "seat1 solver", "baseline seat1 solver"}
+
+
+def test_the_viewer_names_seats_by_role(run_dir, tmp_path, open_report):
+    run = copy_run(run_dir, tmp_path / "run")
+    path = run / "replays" / "train.jsonl"
+    games, _, _ = read_jsonl(path)
+    path.write_text("".join(json.dumps({**g, "roles": ["opener", "closer"]}) + "\n" for g in games))
+    report = open_report(build_report(run))
+    report.page.locator("tr.game-row").first.click()
+    seat = games[0]["turns"][0]["seat"]
+    role = ["opener", "closer"][seat]
+    assert report.page.locator("#turn h3").first.text_content() == f"Observation for seat {seat}, {role}"
+    assert f"seat 0, opener: {games[0]['players'][0]}" in report.page.locator("#viewer").text_content()
+    assert report.problems == []

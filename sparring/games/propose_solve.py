@@ -445,5 +445,6 @@ register(
         perfect_information=False,
         prior=prior,
         proposer_seat=0,
+        roles=("proposer", "solver"),
     )
 )

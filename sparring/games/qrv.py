@@ -321,5 +321,6 @@ register(
         perfect_information=False,
         prior=prior,
         proposer_seat=0,
+        roles=("questioner", "responder"),
     )
 )

@@ -229,5 +229,6 @@ register(
         zero_sum=True,
         perfect_information=False,
         prior=prior,
+        roles=("attacker", "defender"),
     )
 )

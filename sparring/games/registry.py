@@ -44,6 +44,9 @@ class GameEntry:
     proposer_seat: int | None = None
     """The seat whose first move writes a task for another seat (propose_solve, qrv): the one
     ``rollout.repetition_penalty`` applies to."""
+    roles: tuple[str, ...] = ()
+    """Role names by seat in an asymmetric game (proposer, solver, ...): replays, the report's viewer and
+    charts, and ``sparring replay`` name seats by them. Empty: seats are only numbered."""
 
     @property
     def unavailable(self) -> str | None:
@@ -60,6 +63,7 @@ class GameEntry:
             "perfect_information": self.perfect_information,
             "exploitability": self.exploitability,
             "team_optimum": self.team_optimum,
+            "roles": list(self.roles),
             "available": self.unavailable is None,
             "unavailable_reason": self.unavailable,
         }
@@ -71,6 +75,8 @@ _REGISTRY: dict[str, GameEntry] = {}
 def register(entry: GameEntry) -> GameEntry:
     if entry.name in _REGISTRY:
         raise ValueError(f"game {entry.name!r} registered twice")
+    if entry.roles and len(entry.roles) != entry.num_players:
+        raise ValueError(f"game {entry.name!r}: {len(entry.roles)} role names for {entry.num_players} seats")
     _REGISTRY[entry.name] = entry
     return entry
 
@@ -90,6 +96,12 @@ def game_entry(name: str) -> GameEntry:
         valid = sorted(entries)
         raise UserError(f"unknown game {name!r}{did_you_mean(name, valid)}; games: {', '.join(valid)}")
     return entries[name]
+
+
+def role_names(game: str) -> list[str] | None:
+    """The game's role names by seat, or None where seats are only numbered (or the game is not registered)."""
+    entry = _REGISTRY.get(game.partition(":")[0])
+    return list(entry.roles) if entry is not None and entry.roles else None
 
 
 def is_zero_sum(game: Game) -> bool:

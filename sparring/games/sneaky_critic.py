@@ -322,5 +322,6 @@ register(
         zero_sum=True,
         perfect_information=False,
         prior=prior,
+        roles=("sneaky", "critic"),
     )
 )

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sparring.games.registry import role_names
+
 Points = list[list[float]]
 
 SINGLE = [
@@ -61,8 +63,15 @@ def chart_specs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     s = collect(records)
     charts: list[dict[str, Any] | None] = []
     for game in _games(s, "train"):
-        roles = {k.rsplit("/", 1)[1]: v for k, v in s.items() if k.startswith(f"train/{game}/return/")}
-        baselines = {f"baseline seat{k.rsplit('/', 1)[1]}": v for k, v in s.items() if k.rpartition("/")[0] == f"baseline/{game}"}
+        names = role_names(game) or []
+
+        def label(seat: str, names: list[str] = names) -> str:  # seat0 -> "seat0 proposer" in a role game
+            k = int(seat) if seat.isdigit() else -1
+            return f"seat{seat} {names[k]}" if 0 <= k < len(names) else f"seat{seat}"
+
+        roles = {label(k.rsplit("seat", 1)[1]): v for k, v in s.items() if k.startswith(f"train/{game}/return/")}
+        prefix = f"baseline/{game}"
+        baselines = {f"baseline {label(k.rsplit('/', 1)[1])}": v for k, v in s.items() if k.rpartition("/")[0] == prefix}
         charts.append(_chart(f"return-{game}", f"Return per role: {game}", "mean return", False, roles | baselines))
     invalid = {g: s[f"train/{g}/invalid"] for g in _games(s, "train") if f"train/{g}/invalid" in s}
     charts.append(_chart("invalid", "Invalid-move rate (training)", "share of turns", True, invalid))

@@ -47,7 +47,7 @@ def _signed(x: Any) -> str:
 
 def _ending(game: dict[str, Any]) -> str:
     if game.get("invalid_seat") is not None:
-        return f"invalid move by seat {game['invalid_seat']}"
+        return f"invalid move by {seat_label(game, game['invalid_seat'])}"
     return "turn limit" if game.get("truncated") else "finished"
 
 
@@ -89,9 +89,16 @@ def logprob_summary(turn: dict[str, Any]) -> str:
     return f"{len(lps)} tokens ({turn.get('finish_reason') or '?'}), mean log-prob {mean:.3f}; least likely: {least}"
 
 
+def seat_label(game: dict[str, Any], seat: Any) -> str:
+    """``seat 1`` or, in a role game, ``seat 1, solver`` (replays written before roles were recorded have none)."""
+    roles = game.get("roles") or []
+    role = roles[seat] if isinstance(seat, int) and 0 <= seat < len(roles) else None
+    return f"seat {seat}, {role}" if role else f"seat {seat}"
+
+
 def print_game(game: dict[str, Any], index: int, console: Console) -> None:
     """One game turn by turn: observation, what was said, the action or invalid reason, reward and advantage."""
-    players = ", ".join(f"seat {s}: {p}" for s, p in enumerate(game.get("players") or []))
+    players = ", ".join(f"{seat_label(game, s)}: {p}" for s, p in enumerate(game.get("players") or []))
     returns = " / ".join(_signed(r) for r in game.get("returns") or [])
     header = f"{game.get('game')} · step {game.get('step')} · seed {game.get('seed')} · {players}"
     console.print(Text(f"game {index}: ", style="bold").append(header, style="default"))
@@ -110,7 +117,7 @@ def print_game(game: dict[str, Any], index: int, console: Console) -> None:
             result,
             Text(logprob_summary(turn), style="dim"),
         )
-        title = f"turn {k + 1}/{len(game['turns'])} · seat {turn.get('seat')} ({turn.get('player')})"
+        title = f"turn {k + 1}/{len(game['turns'])} · {seat_label(game, turn.get('seat'))} ({turn.get('player')})"
         console.print(Panel(body, title=Text(title), title_align="left", expand=False))
     reason = f": {game['invalid_reason']}" if game.get("invalid_reason") else ""
     console.print(Text(f"returns {returns} · {_ending(game)}{reason}"))

@@ -38,6 +38,8 @@
     if (a >= 0.01) return v.toFixed(3);
     return v.toExponential(2);
   }
+  // "seat 1", or "seat 1, solver" in a role game (replays written before roles were recorded have none)
+  function seatLabel(g, s) { const r = (g.roles || [])[s]; return r ? `seat ${s}, ${r}` : `seat ${s}`; }
   function signed(v) { return v === null || v === undefined ? "–" : (v > 0 ? "+" : "") + fmt(v); }
 
   // ------------------------------------------------------------------ tooltip (shared)
@@ -331,11 +333,11 @@
     const view = document.getElementById("viewer");
     view.hidden = false;
     view.textContent = "";
-    const head = `${g.game} · step ${g.step} · seed ${g.seed} · ${(g.players || []).map((p, s) => `seat ${s}: ${p}`).join(", ")}`;
+    const head = `${g.game} · step ${g.step} · seed ${g.seed} · ${(g.players || []).map((p, s) => `${seatLabel(g, s)}: ${p}`).join(", ")}`;
     append(view, el("h3", { class: "game-title" }, head));
     const ret = `returns ${(g.returns || []).map(signed).join(" / ")}`;
     const end = g.invalid_seat !== null && g.invalid_seat !== undefined
-      ? `; seat ${g.invalid_seat} made an invalid move: ${g.invalid_reason}` : g.truncated ? "; stopped at the turn limit (a draw)" : "";
+      ? `; ${seatLabel(g, g.invalid_seat)} made an invalid move: ${g.invalid_reason}` : g.truncated ? "; stopped at the turn limit (a draw)" : "";
     append(view, el("p", { class: "muted" }, ret + end));
     const prev = el("button", { id: "prev-turn", type: "button" }, "◀ Prev");
     const next = el("button", { id: "next-turn", type: "button" }, "Next ▶");
@@ -366,8 +368,8 @@
     document.getElementById("next-turn").disabled = viewer.turn === turns.length - 1;
     const box = document.getElementById("turn");
     box.textContent = "";
-    const left = append(el("div"), el("h3", {}, `Observation for seat ${t.seat}`), el("pre", { class: "observation" }, t.observation));
-    const right = append(el("div"), el("h3", {}, `Seat ${t.seat} (${t.player}) said`));
+    const left = append(el("div"), el("h3", {}, `Observation for ${seatLabel(g, t.seat)}`), el("pre", { class: "observation" }, t.observation));
+    const right = append(el("div"), el("h3", {}, `Said by ${seatLabel(g, t.seat)} (${t.player})`));
     const lps = t.logprobs || [];
     if (lps.length) {
       const toks = el("div", { class: "tokens" });
