@@ -32,6 +32,7 @@ from common import (
     chosen_variants,
     cpu_minutes,
     line_chart,
+    read_metrics,
     run_record,
     run_variants,
     start_model,
@@ -147,6 +148,12 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         [*OBSERVATION, "learner.adam_eps=1e-4", "opponent.kind=exploiter"],
         "exploitability descent alone: against the exact best response each step, no KL, no magnet",
     ),
+    "entropy": (
+        ["learner.entropy_coef=0.01"],
+        "an entropy bonus (0.01) on every generated token: every move stays sampled, so a policy drifting into "
+        "folding everything still sees what calling earns (with --recipe leduc: the leduc recipe plus the bonus)",
+    ),
+    "magnet": (MAGNET, "KL 0.1 to the base model, never moved (with --recipe leduc: the leduc recipe plus it)"),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,
@@ -184,6 +191,18 @@ def curve(run_dir: Path, game_name: str) -> list[dict]:
     return rows
 
 
+def league_curve(run_dir: Path, game_name: str) -> list[dict]:
+    """The trainer's own exact exploitability of the policy at each recomputation of the exploiter's best
+    response (``league/<game>/exploitability``, logged at step s for the policy after s - 1 updates): with
+    ``opponent.kind=exploiter`` no checkpoint needs scoring, which in Leduc costs ~6 CPU s each. No mixture."""
+    minutes = cpu_minutes(run_dir)
+    key = f"league/{game_name}/exploitability"
+    rows = [{"step": m["step"] - 1, "latest": m[key]} for m in read_metrics(run_dir) if key in m]
+    for row in rows:
+        row["minutes"] = minutes.get(row["step"], 0.0)
+    return rows
+
+
 def summarize(rows: list[dict]) -> dict[str, float]:
     """A run's curve in a few numbers; ``rows[0]`` is the start, the rest its checkpoints."""
     trained = rows[1:]
@@ -194,7 +213,7 @@ def summarize(rows: list[dict]) -> dict[str, float]:
         "start": rows[0]["latest"],
         "final_checkpoint": trained[-1]["latest"],
         "best_checkpoint": min(r["latest"] for r in trained),
-        "final_mixture": trained[-1]["pool_average"],
+        "final_mixture": trained[-1].get("pool_average"),
         "last_third_mean": sum(r["latest"] for r in third) / len(third),
     }
     if all("weight_average" in r for r in trained):
@@ -216,6 +235,12 @@ def main() -> None:
     parser.add_argument("--root", default=None, help="run directories (default benchmarks/runs/learn_<game>)")
     parser.add_argument("--set", action="append", default=[], help="extra key=value overrides for every run, applied last")
     parser.add_argument("--report-only", action="store_true", help="score the existing runs under --root again")
+    parser.add_argument(
+        "--league-curve",
+        action="store_true",
+        help="exploiter runs: read the trainer's exact exploitability at each best-response recomputation instead "
+        "of scoring checkpoints (no mixture column); set --every high to keep few checkpoints",
+    )
     parser.add_argument("--plain-from", default=None, help="an earlier results JSON whose plain run the chart shows")
     parser.add_argument("--chart", default=None, help="the variant the chart shows beside plain (default: the lowest last third)")
     parser.add_argument("--out", default=None, help="JSON results (default benchmarks/results/learn_<game>.json)")
@@ -228,7 +253,8 @@ def main() -> None:
     common = [f"games.0.name={args.game}", *budget_overrides(args.minutes, args.every, args.seed)]
     if not args.report_only:  # --set last, so that it wins over a variant's own value (e.g. its max_steps)
         run_variants({n: (args.recipe, [*VARIANTS[n][0], *args.set]) for n in names}, common, root, args.parallel)
-    results = {name: curve(root / name, args.game) for name in names if (root / name / "metrics.jsonl").exists()}
+    score = league_curve if args.league_curve else curve
+    results = {name: score(root / name, args.game) for name in names if (root / name / "metrics.jsonl").exists()}
     columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("latest", "checkpoint", ".3f")]
     columns.append(("pool_average", "mixture", ".3f"))
     for name, rows in results.items():
@@ -261,7 +287,8 @@ def main() -> None:
         lowest = min(summary, key=lambda n: summary[n].get("last_third_weight_average", summary[n]["last_third_mean"]))
         best = args.chart or lowest
         series = {"plain SPIRAL update (checkpoint)": [(r["minutes"], r["latest"]) for r in plain]}
-        series["plain SPIRAL update (mixture of checkpoints)"] = [(r["minutes"], r["pool_average"]) for r in plain]
+        if all("pool_average" in r for r in plain):  # not in a --league-curve run
+            series["plain SPIRAL update (mixture of checkpoints)"] = [(r["minutes"], r["pool_average"]) for r in plain]
         if best != "plain":
             series[f"{best} (checkpoint)"] = [(r["minutes"], r["latest"]) for r in results[best]]
             if "best_weight_average" in summary[best]:
