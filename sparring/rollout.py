@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -34,6 +34,9 @@ from sparring.games.base import (
 )
 from sparring.games.registry import is_cooperative
 from sparring.players.base import Move, Player, act_many
+
+if TYPE_CHECKING:
+    from sparring.config import RolloutSection
 
 __all__ = ["PLACEMENT_SCORES", "GameRecord", "Table", "Turn", "pairwise_scores", "placement", "play_games", "play_tables"]
 
@@ -135,6 +138,13 @@ def play_tables(
             active = [i for i in active if i not in finished]
             bar.update(task, completed=total - len(active))
     return records
+
+
+def play_by_rules(tables: list[Table], rules: RolloutSection) -> list[GameRecord]:
+    """Play tables under a run's ``rollout`` section (turn limit, forfeit scores and their unit): the one
+    call the local rollout and the Ray workers share, so both score a game the same way."""
+    forfeit = (rules.invalid_penalty, rules.invalid_opponent_reward)
+    return play_tables(tables, max_turns=rules.max_turns, forfeit=forfeit, forfeit_in_stakes=rules.invalid_in_stakes)
 
 
 def forfeit_scores(game: Game, forfeit: tuple[float, float], in_stakes: bool = False) -> tuple[float, float]:

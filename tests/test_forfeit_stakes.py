@@ -37,3 +37,15 @@ def test_a_team_games_forfeit_in_stakes_still_pays_the_partner_nothing():
 
 def test_the_knob_is_off_unless_asked():
     assert load_config("spiral-kuhn", []).rollout.invalid_in_stakes is False
+
+
+def test_the_local_and_ray_rollouts_play_by_the_runs_rules():
+    """play_by_rules is the one call both rollouts make: a run's forfeit scores, their unit and turn limit."""
+    from sparring.rollout import play_by_rules
+
+    game = make_game("leduc_poker")
+    table = Table(game, 0, [Babbler(), make_player("random", game)])
+    rules = load_config("leduc", []).rollout  # forfeits in stakes
+    assert play_by_rules([table], rules)[0].returns == [rules.invalid_penalty * 13, rules.invalid_opponent_reward * 13]
+    plain = load_config("spiral-kuhn", ["games.0.name=leduc_poker", "rollout.invalid_penalty=-2"]).rollout
+    assert play_by_rules([table], plain)[0].returns == [-2.0, plain.invalid_opponent_reward]

@@ -7,7 +7,7 @@ do not know where the games ran. The loop deals every plan itself (the league's
 ``plan``); a rollout only plays what it is given.
 
 * ``distributed.backend: none`` -- :class:`LocalRollout`:
-  :func:`sparring.rollout.play_tables` on the loop's own engine, seeded from (seed, step).
+  :func:`sparring.rollout.play_by_rules` on the loop's own engine, seeded from (seed, step).
 * ``ray`` -- :class:`RayRollout`: the tables go to the workers in shards
   (:mod:`.shards`); before that the workers get the learner's current weights
   if they have older ones. The workers start at the first ``play``, so a
@@ -29,7 +29,7 @@ from sparring.config import TrainConfig
 from sparring.distributed.shards import describe, shards
 from sparring.engines.base import Engine
 from sparring.league import StepPlan
-from sparring.rollout import GameRecord, play_tables
+from sparring.rollout import GameRecord, play_by_rules
 from sparring.seeding import step_seed
 
 if TYPE_CHECKING:
@@ -64,9 +64,7 @@ class LocalRollout:
     def play(self, step: int, plan: StepPlan, ahead: StepPlan | None = None) -> list[GameRecord]:
         cfg = self.config
         self.engine.rng.manual_seed(step_seed(cfg.seed, step, "sample"))
-        forfeit = (cfg.rollout.invalid_penalty, cfg.rollout.invalid_opponent_reward)
-        stakes = cfg.rollout.invalid_in_stakes
-        return play_tables(plan.tables, max_turns=cfg.rollout.max_turns, forfeit=forfeit, forfeit_in_stakes=stakes)
+        return play_by_rules(plan.tables, cfg.rollout)
 
     def close(self) -> None:
         pass

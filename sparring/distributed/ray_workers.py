@@ -67,7 +67,7 @@ class RolloutWorker:
         return {k: v.detach().cpu() for k, v in self.engine.model.state_dict().items()}
 
     def play(self, shard: Shard) -> list[GameRecord]:
-        from sparring.rollout import Table, play_tables
+        from sparring.rollout import Table, play_by_rules
 
         self.engine.rng.manual_seed(shard.sample_seed)
         opponents: dict[str, Any] = {}
@@ -76,9 +76,7 @@ class RolloutWorker:
             game = self._game(spec.game)
             players = [self._player(game, spec.game, seat, shard, opponents) for seat in spec.seats]
             tables.append(Table(game, spec.seed, players, spec.seating))
-        rollout = self.config.rollout
-        forfeit = (rollout.invalid_penalty, rollout.invalid_opponent_reward)
-        return play_tables(tables, max_turns=rollout.max_turns, forfeit=forfeit, forfeit_in_stakes=rollout.invalid_in_stakes)
+        return play_by_rules(tables, self.config.rollout)
 
     def _game(self, spec: str) -> Any:
         from sparring.games import make_game
