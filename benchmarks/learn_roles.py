@@ -166,6 +166,24 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         "self-play, the checker computing the answers, R-Zero's repetition penalty, each attempt scored by "
         "itself against its group of k",
     ),
+    "frontier_self_play": (
+        "propose-solve",
+        [
+            "games.0.name=propose_solve:truth=computed",
+            "rollout.repetition_penalty=1.0",
+            "rollout.turn_credit=own",
+            "advantage.baseline=observation",
+            "learner.lr=1e-4",
+        ],
+        "self_play_computed_own at lr 1e-4: the model proposes as well as solves, so the tasks at the solver's "
+        "frontier must be found by the proposer's learnability reward, not capped by hand (solver_only_level1_slow)",
+    ),
+    "solver_only_slow": (
+        "propose-solve",
+        [*SOLVER_ONLY, "advantage.baseline=observation", "learner.lr=1e-4"],
+        "solver_only_group at lr 1e-4: the prior proposes tasks of all three levels, never adapting (the control "
+        "for frontier_self_play)",
+    ),
     "solver_k16_group": (
         "propose-solve",
         [*VS_PRIOR, "games.0.name=propose_solve:attempts=16", "rollout.turn_credit=own", "advantage.baseline=observation"],
@@ -219,6 +237,7 @@ def curve(run_dir: Path, recipe: str, score_every: int = 1) -> list[dict]:
             row["return0"] = window(metrics, previous, step, f"train/{game}/return/seat0")
             row["return1"] = window(metrics, previous, step, f"train/{game}/return/seat1")
             row["distinct"] = window(metrics, previous, step, f"train/{game}/proposals_distinct")
+            row["one_digit_sums"] = window(metrics, previous, step, f"train/{game}/task_one_digit_sum")
         rows.append(row)
         previous = step
     return rows
@@ -248,6 +267,7 @@ def main() -> None:
             ("return0", "seat 0 return", ".3f"),
             ("return1", "seat 1 return", ".3f"),
             ("distinct", "distinct proposals", ".3f"),
+            ("one_digit_sums", "valid tasks 1-digit sums", ".3f"),
         ]
         print(table(rows, columns))
         trained = rows[1:] or rows

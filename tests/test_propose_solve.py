@@ -255,3 +255,27 @@ def test_the_recipe_trains_end_to_end_from_the_command_line_and_writes_its_repor
     assert run.report_path.exists()
     last = run.read_metrics()[-1]
     assert last["step"] == 2 and "baseline/propose_solve/0" in last and "baseline/propose_solve/1" in last
+
+
+def test_a_valid_tasks_level_is_logged_as_the_held_out_sets_level():
+    import json
+
+    from sparring.evaluate.heldout import ARITH
+    from sparring.games.propose_solve import arith_level
+
+    rows = [json.loads(line) for line in ARITH.read_text().splitlines()]
+    problems = [(r["question"].split("Problem: ")[1].split("\n")[0], r["level"]) for r in rows]
+    shape = [(arith_level(p), level) for p, level in problems]
+    assert all(mine == level or (mine, level) == (1, 2) for mine, level in shape)  # level 2 draws 1-20: a few are one-digit sums
+    assert sum(mine != level for mine, level in shape) == 3
+    game = make_game("propose_solve:truth=computed")
+    for proposal, stats in [
+        ("3 + 4", {"task_level": 1.0, "task_one_digit_sum": 1.0}),
+        ("13 + 4", {"task_level": 2.0, "task_one_digit_sum": 0.0}),
+        ("(3 + 4) * 2", {"task_level": 3.0, "task_one_digit_sum": 0.0}),
+        ("3 // 0", {}),  # an invalid task has no level
+    ]:
+        state = game.new_state(0)
+        state.apply(proposal)
+        assert state.stats() == stats
+    assert make_game("propose_solve").new_state(0).stats() == {}  # no task yet

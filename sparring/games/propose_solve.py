@@ -248,6 +248,18 @@ def _two_operations(rng: random.Random, a: int, b: int, c: int) -> str:
     return rng.choice([f"{a} + {b} * {c}", f"({a} - {b}) * {c}", f"{a} * {b} // {c}", f"{a} * {c} % {b}"])
 
 
+def arith_level(problem: str) -> int:
+    """The held-out set's levels by shape: 1 a sum of two one-digit numbers, 2 any other single operation, 3
+    two or more operations (how hard a task the proposer chose to set; the held-out set's level 2, drawn on
+    1-20, holds three one-digit sums, which this calls level 1)."""
+    tree = ast.parse(problem, mode="eval").body
+    operations = [n for n in ast.walk(tree) if isinstance(n, ast.BinOp)]
+    if len(operations) > 1:
+        return 3
+    one_digit = [isinstance(x, ast.Constant) and 0 <= x.value <= 9 for x in (tree.left, tree.right)] if operations else []
+    return 1 if operations and isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Add) and all(one_digit) else 2
+
+
 def arith_examples(rng: random.Random, max_level: int = 3) -> list[tuple[str, bool]]:
     """One task at each of three levels (a one-digit sum; one operation on 1-20; two operations), and one
     of them again with its answer off by one: the proposer can pick how hard a task to set. Below
@@ -364,6 +376,14 @@ class ProposeSolveState:
         if seat != 1 or not self.is_terminal() or self.task.invalid is not None:
             return None
         return [float(ok) for ok in self.right()]
+
+    def stats(self) -> dict[str, float]:
+        """How hard a valid arithmetic task the proposer set: its level (1-3, as the held-out set's) and whether
+        it was a one-digit sum, averaged per step in the log: does the proposer move toward the solver's frontier?"""
+        if self.game.family != "arith" or self.task is None or self.task.invalid is not None:
+            return {}
+        level = arith_level(self.task.problem)
+        return {"task_level": float(level), "task_one_digit_sum": float(level == 1)}
 
     def legal_actions(self, player: int | None = None) -> None:
         return None
