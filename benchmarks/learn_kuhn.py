@@ -154,6 +154,11 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         "folding everything still sees what calling earns (with --recipe leduc: the leduc recipe plus the bonus)",
     ),
     "magnet": (MAGNET, "KL 0.1 to the base model, never moved (with --recipe leduc: the leduc recipe plus it)"),
+    "entropy_magnet": (
+        ["learner.entropy_coef=0.01", *MAGNET],
+        "both: the bonus keeps moves sampled, the fixed magnet keeps the policy from running away (Leduc seed 1: "
+        "the bonus alone reached 0.55 and then collapsed, the magnet alone was steady but slower)",
+    ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,
