@@ -55,7 +55,8 @@ def games(as_json: JsonFlag = False) -> None:
     table = Table("game", "players", "source", "description")
     for e in entries:
         desc = e["description"] if e["available"] else f"[dim]unavailable: {e['unavailable_reason']}[/dim]"
-        table.add_row(e["name"], str(e["num_players"]), e["source"], desc)
+        players = f"{e['num_players']} ({', '.join(e['roles'])})" if e["roles"] else str(e["num_players"])
+        table.add_row(e["name"], players, e["source"], desc)
     console.print(table)
 
 

@@ -24,6 +24,7 @@ def test_games_json_lists_every_game(capsys):
     for name in ("tic_tac_toe", "kuhn_poker", "leduc_poker", "connect_four", "liars_dice", "breakthrough", "simple_negotiation"):
         assert games[name]["num_players"] == 2
         assert games[name]["available"]
+    assert games["propose_solve"]["roles"] == ["proposer", "solver"] and games["kuhn_poker"]["roles"] == []
 
 
 def test_arena_json_has_rates_per_player(capsys):
