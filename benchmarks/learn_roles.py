@@ -178,12 +178,6 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         "self_play_computed_own at lr 1e-4: the model proposes as well as solves, so the tasks at the solver's "
         "frontier must be found by the proposer's learnability reward, not capped by hand (solver_only_level1_slow)",
     ),
-    "solver_only_slow": (
-        "propose-solve",
-        [*SOLVER_ONLY, "advantage.baseline=observation", "learner.lr=1e-4"],
-        "solver_only_group at lr 1e-4: the prior proposes tasks of all three levels, never adapting (the control "
-        "for frontier_self_play)",
-    ),
     "solver_k16_group": (
         "propose-solve",
         [*VS_PRIOR, "games.0.name=propose_solve:attempts=16", "rollout.turn_credit=own", "advantage.baseline=observation"],
