@@ -44,6 +44,7 @@ from sparring.engines.hf import HFEngine
 from sparring.errors import UserError
 from sparring.evaluate.suite import before_after_table, default_opponents, eval_sampling, evaluate_game
 from sparring.games import make_game
+from sparring.games.verifiers import bind_policy
 from sparring.league import League, StepPlan
 from sparring.learner import Learner, frozen_copy
 from sparring.lora import base_model_pointer, is_lora, load_adapter, save_adapter, save_model_dir, wrap
@@ -114,6 +115,8 @@ def build(config: TrainConfig, run: RunDir, schedule_steps: int | None = None) -
     )
     policy = LMPlayer(engine, None, prompt, sampling, name="policy")
     games = [(g.name, make_game(g.name), g.weight) for g in config.games]
+    for _, game, _ in games:
+        bind_policy(game, engine, tokenizer)  # judge=policy: the game asks the policy itself
     magnet_is_average = config.reference.magnet == "average"
     copy_reference = config.learner.kl_coef > 0 and not is_lora(model) and not magnet_is_average  # LoRA: base = reference
     reference = frozen_copy(model) if copy_reference else None

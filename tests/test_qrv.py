@@ -97,7 +97,7 @@ def test_the_responder_must_answer_something_short():
 
 def test_knobs_are_checked():
     for bad in ("model", "model:", "fuzzy", "api:"):
-        with pytest.raises(Exception, match="judge must be exact, model:PATH or api:MODEL"):
+        with pytest.raises(Exception, match="judge must be exact, policy, model:PATH or api:MODEL"):
             make_game(f"qrv:judge={bad}")
     with pytest.raises(Exception, match="not a model directory"):
         make_game("qrv:judge=model:/no/such/dir").verifier  # noqa: B018  # a game object loads its verifier lazily
@@ -144,6 +144,26 @@ def test_the_recipe_trains_end_to_end_from_the_command_line(tmp_path, capsys):
     assert code in (0, None), capsys.readouterr().err
     last = RunDir(run_dir).read_metrics()[-1]
     assert last["step"] == 2 and "baseline/qrv/0" in last and "baseline/qrv/1" in last
+    assert "train/qrv/judge_agreement" not in last  # the exact rule has no control to report
+
+
+def test_the_policy_itself_can_be_the_judge_in_training_and_nowhere_else(tmp_path, capsys):
+    from tiny_runs import TINY_RUN
+
+    from sparring.checkpoint import RunDir
+    from sparring.cli import main
+    from sparring.errors import UserError
+
+    with pytest.raises(UserError, match="only `sparring train` can give it a model"):
+        make_game("qrv:judge=policy").verifier  # noqa: B018
+    run_dir = tmp_path / "run"
+    judged = ["games.0.name=qrv:judge=policy", "rollout.games_per_step=8"]
+    vs_prior = ["opponent.kind=fixed", "opponent.fixed=prior"]  # the prior asks valid questions, so answers get judged
+    code = main(["train", "qrv", *TINY_RUN, *judged, *vs_prior, "max_steps=2", "--run-dir", str(run_dir)])
+    assert code in (0, None), capsys.readouterr().err
+    metrics = RunDir(run_dir).read_metrics()
+    agreement = [m["train/qrv/judge_agreement"] for m in metrics if "train/qrv/judge_agreement" in m]
+    assert agreement and all(0.0 <= a <= 1.0 for a in agreement)  # the policy judged, the exact rule checked it
 
 
 class AcceptsEverything:

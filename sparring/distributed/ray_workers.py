@@ -80,9 +80,11 @@ class RolloutWorker:
 
     def _game(self, spec: str) -> Any:
         from sparring.games import make_game
+        from sparring.games.verifiers import bind_policy
 
         if spec not in self.games:
             self.games[spec] = make_game(spec)
+            bind_policy(self.games[spec], self.engine, self.engine.tokenizer)  # judge=policy: this worker's copy
         return self.games[spec]
 
     def _player(self, game: Any, game_spec: str, seat: Any, shard: Shard, made: dict[str, Any]) -> Any:

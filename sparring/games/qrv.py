@@ -16,9 +16,10 @@ answers): ``\\boxed{copper}``.
 
 The **verifier** (``judge``): ``exact`` (the default) compares the
 responder's answer with the reference answer, ignoring case, runs of
-whitespace and a final full stop. ``judge=model:PATH`` (or ``model:bundled``)
-and ``judge=api:MODEL[,options]`` ask a model instead whether the answer
-gives the reference's value (``sparring.games.verifiers``); its verdicts
+whitespace and a final full stop. ``judge=model:PATH`` (or ``model:bundled``),
+``judge=api:MODEL[,options]`` and, in training, ``judge=policy`` (the model
+being trained) ask a model instead whether the answer gives the
+reference's value (``sparring.games.verifiers``); its verdicts
 then decide the returns, and the exact rule keeps running beside it as the
 control: a finished game reports the share of answers on which the two
 agree, and the judge's false accepts and false rejects

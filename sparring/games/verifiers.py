@@ -18,14 +18,21 @@ rule running beside it as the control and reports how often the two agree
   OpenAI-compatible chat model at temperature 0. A reply that starts with
   "yes" accepts; anything else (including a failed call) rejects, and
   failed calls are counted.
+- ``policy``: the model being trained, with its weights of the moment, asked
+  as ``model:`` is (SPELL and MAE's one model in every role). Only the
+  training loop can give a game its policy (:func:`bind_policy`, called for
+  every game of a run, in each Ray worker too); its verdicts are not
+  trained on, and not cached, since the weights change every step.
 
-Verdicts are cached per (question, reference, response): a responder often
-gives the same answer to the same question many times.
+Verdicts of a fixed model are cached per (question, reference, response): a
+responder often gives the same answer to the same question many times.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
+
+from sparring.errors import UserError
 
 VERIFIER_SYSTEM = "You check answers. Reply yes if the response gives the same value as the reference answer, otherwise no."
 
@@ -63,15 +70,22 @@ class _Cached:
 
 
 class LMVerifier(_Cached):
-    """A local causal LM's yes/no verdict, from the teacher-forced log-probabilities of the two replies."""
+    """A causal LM's yes/no verdict, from the teacher-forced log-probabilities of the two replies."""
 
-    def __init__(self, path: str, device: str = "cpu"):
+    def __init__(self, tokenizer: Any, engine: Any, name: str, cache: bool = True):
+        super().__init__()
+        self.tokenizer, self.engine, self.name, self.cache = tokenizer, engine, name, cache
+        self.replies = [self.tokenizer.encode(word, add_special_tokens=False) for word in ("yes", "no")]
+
+    @classmethod
+    def from_path(cls, path: str, device: str = "cpu") -> LMVerifier:
         from sparring.preference.judges import load_judge_model
 
-        super().__init__()
-        self.tokenizer, self.engine = load_judge_model(path, device)
-        self.name = f"model:{path}"
-        self.replies = [self.tokenizer.encode(word, add_special_tokens=False) for word in ("yes", "no")]
+        tokenizer, engine = load_judge_model(path, device)
+        return cls(tokenizer, engine, f"model:{path}")
+
+    def accepts(self, question: str, reference: str, response: str) -> bool:
+        return super().accepts(question, reference, response) if self.cache else self._judge(question, reference, response)
 
     def _judge(self, question: str, reference: str, response: str) -> bool:
         from sparring.prompts import encode_chat
@@ -102,9 +116,9 @@ class APIVerifier(_Cached):
 def check_verifier_spec(spec: str) -> None:
     """A one-line error for a spec that is none of ``exact``, ``model:PATH``, ``api:MODEL``; loads nothing."""
     kind, sep, rest = spec.partition(":")
-    if spec == "exact" or (sep and rest and kind in ("model", "api")):
+    if spec in ("exact", "policy") or (sep and rest and kind in ("model", "api")):
         return
-    raise ValueError(f"judge must be exact, model:PATH or api:MODEL[,options], got {spec!r}")
+    raise ValueError(f"judge must be exact, policy, model:PATH or api:MODEL[,options], got {spec!r}")
 
 
 def make_verifier(spec: str, device: str = "cpu") -> Verifier | None:
@@ -113,9 +127,20 @@ def make_verifier(spec: str, device: str = "cpu") -> Verifier | None:
     kind, _, rest = spec.partition(":")
     if kind == "exact":
         return None
+    if kind == "policy":
+        raise UserError(
+            "judge=policy judges with the weights being trained, so only `sparring train` can give it a model; "
+            "elsewhere (arena, eval) name one: judge=model:PATH"
+        )
     if kind == "model":
-        return LMVerifier(rest, device)
+        return LMVerifier.from_path(rest, device)
     from sparring.preference.judges import api_client
 
     model, client, _ = api_client(rest, what="judge")
     return APIVerifier(client, model)
+
+
+def bind_policy(game: Any, engine: Any, tokenizer: Any) -> None:
+    """Give a game that judges with the policy (``judge=policy``) the training engine; other games are untouched."""
+    if getattr(game, "judge", None) == "policy":
+        game._verifier = LMVerifier(tokenizer, engine, "policy", cache=False)
