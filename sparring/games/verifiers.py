@@ -114,7 +114,7 @@ class APIVerifier(_Cached):
 
 
 def check_verifier_spec(spec: str) -> None:
-    """A one-line error for a spec that is none of ``exact``, ``model:PATH``, ``api:MODEL``; loads nothing."""
+    """A one-line error for a spec that is none of ``exact``, ``policy``, ``model:PATH``, ``api:MODEL``; loads nothing."""
     kind, sep, rest = spec.partition(":")
     if spec in ("exact", "policy") or (sep and rest and kind in ("model", "api")):
         return
