@@ -11,21 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparring.engines.base import Engine, EngineStats, Generation, SamplingParams
-from sparring.engines.paths import BUNDLED, resolve_model_path
+from sparring.engines.paths import BUNDLED, load_tokenizer, resolve_model_path
 from sparring.errors import UserError
 
 if TYPE_CHECKING:
     from sparring.config import TrainConfig
-
-
-def load_tokenizer(path: str | Path) -> Any:
-    """A model's tokenizer; one that names no pad token pads with its end-of-text token."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(path))
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def make_engine(config: TrainConfig, tokenizer: Any, model: Any | None = None, device: str | None = None) -> Engine:

@@ -43,8 +43,8 @@ def swap_average(first_wins: Sequence[float], second_wins_swapped: Sequence[floa
 
 def load_judge_model(path: str, device: str = "cpu") -> tuple[Any, Any]:
     """(tokenizer, HFEngine) of a local model directory (``bundled``: the bundled model); UserError if it is not one."""
-    from sparring.engines import load_tokenizer, resolve_model_path
     from sparring.engines.hf import HFEngine
+    from sparring.engines.paths import load_tokenizer, resolve_model_path
 
     try:
         resolved = resolve_model_path(path)
@@ -107,7 +107,7 @@ class RewardModelOracle:
     def __init__(self, path: str, device: str = "cpu", batch_size: int = 32):
         from transformers import AutoModelForSequenceClassification
 
-        from sparring.engines import load_tokenizer
+        from sparring.engines.paths import load_tokenizer
 
         if not (Path(path) / "config.json").is_file():
             raise UserError(f"oracle rm:{path}: not a model directory (no config.json)")
