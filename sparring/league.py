@@ -146,24 +146,15 @@ class League:
 
     def exploiter(self, name: str, game: Game, step: int) -> Player:
         """The best response to the policy for ``game``, recomputed once ``exploiter_every`` steps have passed."""
-        from sparring.evaluate.exploitability import (
-            best_response_actions,
-            exploitability_of_table,
-            policy_table,
-            require_exact_game,
-        )
+        from sparring.evaluate.exploitability import best_responses, policy_table, require_exact_game
         from sparring.players.exploiter import BestResponsePlayer
 
         held = self.exploiters.get(name)
         if held is None or step - held["step"] >= self.config.exploiter_every:
             view = self.policy.for_game(game) if hasattr(self.policy, "for_game") else self.policy
             exact = require_exact_game(game)
-            table = policy_table(exact, view)
-            held = {
-                "step": step,
-                "exploitability": exploitability_of_table(exact, table).exploitability,
-                "actions": best_response_actions(exact, table),
-            }
+            measured, actions = best_responses(exact, policy_table(exact, view))
+            held = {"step": step, "exploitability": measured.exploitability, "actions": actions}
             self.exploiters[name] = held
         return BestResponsePlayer(held["actions"])
 
