@@ -159,6 +159,11 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         "both: the bonus keeps moves sampled, the fixed magnet keeps the policy from running away (Leduc seed 1: "
         "the bonus alone reached 0.55 and then collapsed, the magnet alone was steady but slower)",
     ),
+    "cosine": (
+        ["learner.lr_decay=cosine"],
+        "the learning rate falling along a cosine to a tenth at max_steps (with --recipe leduc: 600, about 30 "
+        "CPU minutes): late steps are small, so the policy cannot swing far once it is near its best",
+    ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
         OBSERVATION + TRUST_REGION + MAGNET,
@@ -199,12 +204,23 @@ def curve(run_dir: Path, game_name: str) -> list[dict]:
 def league_curve(run_dir: Path, game_name: str) -> list[dict]:
     """The trainer's own exact exploitability of the policy at each recomputation of the exploiter's best
     response (``league/<game>/exploitability``, logged at step s for the policy after s - 1 updates): with
-    ``opponent.kind=exploiter`` no checkpoint needs scoring, which in Leduc costs ~6 CPU s each. No mixture."""
+    ``opponent.kind=exploiter`` no checkpoint needs scoring, which in Leduc costs ~6 CPU s each. No mixture.
+
+    Each row also carries ``invalid``: the share of the learner's turns answered invalidly over the steps
+    since the row before (the trainer's ``train/<game>/invalid``), since a policy can buy a lower
+    exploitability of its valid answers with forfeits."""
     minutes = cpu_minutes(run_dir)
-    key = f"league/{game_name}/exploitability"
-    rows = [{"step": m["step"] - 1, "latest": m[key]} for m in read_metrics(run_dir) if key in m]
+    key, invalid_key = f"league/{game_name}/exploitability", f"train/{game_name}/invalid"
+    metrics = read_metrics(run_dir)
+    invalid = {m["step"] - 1: m[invalid_key] for m in metrics if invalid_key in m}  # by policy, as the rows
+    rows = [{"step": m["step"] - 1, "latest": m[key]} for m in metrics if key in m]
+    previous = -1
     for row in rows:
         row["minutes"] = minutes.get(row["step"], 0.0)
+        since = [rate for step, rate in invalid.items() if previous < step <= row["step"]]
+        if since:
+            row["invalid"] = sum(since) / len(since)
+        previous = row["step"]
     return rows
 
 
@@ -221,6 +237,8 @@ def summarize(rows: list[dict]) -> dict[str, float]:
         "final_mixture": trained[-1].get("pool_average"),
         "last_third_mean": sum(r["latest"] for r in third) / len(third),
     }
+    if all("invalid" in r for r in third):
+        out["last_third_invalid"] = sum(r["invalid"] for r in third) / len(third)
     if all("weight_average" in r for r in trained):
         out["final_weight_average"] = trained[-1]["weight_average"]
         out["best_weight_average"] = min(r["weight_average"] for r in trained)
@@ -278,6 +296,7 @@ def main() -> None:
                 ("final_checkpoint", "final", ".3f"),
                 ("last_third_mean", "mean of last third", ".3f"),
                 ("best_checkpoint", "best", ".3f"),
+                ("last_third_invalid", "invalid: last third", ".3f"),
                 ("final_mixture", "mixture", ".3f"),
                 ("final_weight_average", "weight avg: final", ".3f"),
                 ("last_third_weight_average", "last third", ".3f"),
