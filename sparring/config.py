@@ -317,7 +317,9 @@ class CheckpointSection(Section):
     is written to ``RUN/best/`` (``best.json`` says the step and value; for ``average_*`` metrics the weight
     average is the model kept). With several games, the mean over the games that log it. Exact metrics
     (exploitability, team return) select without bias; arena win rates are noisy, and the best of many
-    noisy evaluations overstates the model kept -- evaluate ``RUN/best`` again before quoting it."""
+    noisy evaluations overstates the model kept -- evaluate ``RUN/best`` again before quoting it. Against
+    ``opponent.kind=exploiter``, ``exploitability`` is also judged each time the exploiter is recomputed,
+    which measures it exactly for free."""
     best_is: Literal["lowest", "highest"] | None = None
     """Which way ``keep_best`` improves; by default lowest for exploitability, NashConv, loss and invalid
     rates, highest otherwise."""
@@ -475,8 +477,9 @@ class TrainConfig(Section):
             if self.reference.update_every:
                 raise ValueError("reference.magnet=average moves every step: leave reference.update_every at 0")
         if self.reference.magnet == "best":
-            if self.checkpoint.keep_best is None or self.eval.every <= 0 or self.learner.kl_coef <= 0:
-                need = "set checkpoint.keep_best, eval.every > 0 and learner.kl_coef > 0"
+            judged = self.eval.every > 0 or (self.opponent.kind == "exploiter" and self.checkpoint.keep_best == "exploitability")
+            if self.checkpoint.keep_best is None or not judged or self.learner.kl_coef <= 0:
+                need = "set checkpoint.keep_best, eval.every > 0 (or an exploiter's exploitability) and learner.kl_coef > 0"
                 raise ValueError(f"reference.magnet=best moves to the best evaluated model: {need}")
             if self.reference.update_every or self.model.lora is not None:
                 raise ValueError("reference.magnet=best moves only on a new best: leave reference.update_every at 0, no LoRA")

@@ -98,6 +98,9 @@ class League:
         self._loaded: dict[str, Player] = {}
         self.exploiters: dict[str, dict[str, Any]] = {}
         """Per game spec: the step it was computed at, the policy's exploitability then, its action table."""
+        self.measured: dict[str, float] = {}
+        """The policy's exact exploitability per game spec, measured by exploiters recomputed since the trainer
+        last took them (``take_measured``): the weights measured are the ones that have not been updated yet."""
 
     def rng(self, step: int, salt: str = "") -> random.Random:
         return step_rng(self.seed, step, salt)
@@ -156,7 +159,14 @@ class League:
             measured, actions = best_responses(exact, policy_table(exact, view))
             held = {"step": step, "exploitability": measured.exploitability, "actions": actions}
             self.exploiters[name] = held
+            self.measured[name] = measured.exploitability
         return BestResponsePlayer(held["actions"])
+
+    def take_measured(self) -> dict[str, float]:
+        """The exploitabilities measured since the last call (then forgotten): for ``RUN/best``, which must
+        judge the policy before the update that follows."""
+        measured, self.measured = self.measured, {}
+        return measured
 
     def metrics(self) -> dict[str, float]:
         """The policy's exact exploitability when each exploiter was last computed: a free learning curve."""

@@ -161,6 +161,7 @@ def train_step(t: Trainer) -> tuple[dict[str, float], StepPlan, list[GameRecord]
     plan = t.ahead if t.ahead is not None else t.league.plan(t.step, cfg.rollout.games_per_step)
     overlap = cfg.distributed.overlap and t.rollout.plays_ahead and t.step + 1 < cfg.max_steps
     t.ahead = t.league.plan(t.step + 1, cfg.rollout.games_per_step) if overlap else None
+    offer_measured_exploitability(t)
     # 2. play (all seats of the policy answer in one batched call per tick; here or on Ray workers)
     records = t.rollout.play(t.step, plan, ahead=t.ahead)
     rollout_seconds = time.perf_counter() - started
@@ -270,6 +271,19 @@ def evaluate(t: Trainer, games: int | None = None, progress: bool = False) -> di
     if cfg.checkpoint.keep_best is not None:
         keep_best(t, metrics)
     return metrics
+
+
+def offer_measured_exploitability(t: Trainer) -> None:
+    """An exploiter just recomputed measured the policy's exact exploitability, free: offer it to ``RUN/best``.
+
+    Against ``opponent.kind=exploiter`` the league reads the policy at every information state each
+    ``exploiter_every`` steps, the same exact number an evaluation computes, so ``keep_best=exploitability``
+    judges the policy at that grain rather than only at evaluations (and ``reference.magnet=best`` moves with
+    it). It runs before this step's update, while the weights are the ones measured.
+    """
+    measured = t.league.take_measured()
+    if measured and t.config.checkpoint.keep_best == "exploitability":
+        keep_best(t, {f"eval/{name}/exploitability": value for name, value in measured.items()})
 
 
 def keep_best(t: Trainer, metrics: dict[str, float]) -> None:

@@ -158,3 +158,38 @@ def test_a_best_magnet_holds_the_model_run_best_keeps_and_nothing_else(tmp_path)
     assert shared and all(torch.equal(best[n], reference[n].to(best[n].dtype)) for n in shared)
     if t.best.step != 4:  # the last step was not the best: the policy has moved on, the magnet has not
         assert any(not torch.equal(policy[n], reference[n]) for n in shared)
+
+
+def test_an_exploiter_offers_each_exact_measurement_to_run_best_before_the_update(tmp_path, monkeypatch):
+    """Against ``opponent.kind=exploiter`` the league measures the policy's exploitability exactly each time
+    it recomputes the best response; ``keep_best=exploitability`` judges those too, at the step they measured
+    (the policy after that many updates), not only the evaluations at the start and the end."""
+    from rich.console import Console
+
+    from sparring.train import train
+
+    offers: list[tuple[int, float]] = []
+    real_offer = BestKeeper.offer
+
+    def spy(self, step, metrics, write):
+        offers.append((step, metric_value(metrics, self.metric)))
+        return real_offer(self, step, metrics, write)
+
+    monkeypatch.setattr(BestKeeper, "offer", spy)
+    magnet = ["reference.magnet=best", "learner.kl_coef=0.1", "checkpoint.keep_best=exploitability", "eval.every=0"]
+    assert load_config("kuhn", magnet).reference.magnet == "best"  # judged by the exploiter, no evaluation needed
+    with pytest.raises(UserError, match="magnet=best moves to the best evaluated model"):
+        load_config("kuhn", [*magnet, "opponent.kind=self"])
+    path = tmp_path / "run"
+    overrides = [*TINY_RUN, "max_steps=4", "opponent.kind=exploiter", "opponent.exploiter_every=2"]
+    overrides += ["checkpoint.keep_best=exploitability", "checkpoint.best_is=highest", "learner.lr=3e-3"]
+    t = train(load_config("kuhn", overrides), path, console=Console(quiet=True))
+    metrics = RunDir(path).read_metrics()
+    logged = [(m["step"] - 1, m["league/kuhn_poker/exploitability"]) for m in metrics if "league/kuhn_poker/exploitability" in m]
+    league = [(step, value) for step, value in logged if step % 2 == 0]  # logged every step, recomputed every 2
+    evaluated = [(m["step"], m["eval/kuhn_poker/exploitability"]) for m in metrics if "eval/kuhn_poker/exploitability" in m]
+    assert [s for s, _ in league] == [0, 2] and [s for s, _ in evaluated] == [0, 4]
+    assert sorted(offers) == sorted([*league, *evaluated])
+    best_step, best_value = max(offers, key=lambda sv: (sv[1], -sv[0]))
+    record = json.loads(RunDir(path).best_info_path.read_text())
+    assert (record["step"], record["value"]) == (best_step, pytest.approx(best_value)) == (t.best.step, t.best.value)
