@@ -160,9 +160,15 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         "the bonus alone reached 0.55 and then collapsed, the magnet alone was steady but slower)",
     ),
     "cosine": (
-        ["learner.lr_decay=cosine"],
-        "the learning rate falling along a cosine to a tenth at max_steps (with --recipe leduc: 600, about 30 "
-        "CPU minutes): late steps are small, so the policy cannot swing far once it is near its best",
+        ["learner.lr_decay=cosine", "max_steps=400"],
+        "the learning rate falling along a cosine to a tenth at step 400 (with --recipe leduc about 30 CPU "
+        "minutes on a 2-core bf16 CPU): late steps are small, so the policy cannot swing far once near its best",
+    ),
+    "best_magnet": (
+        ["learner.kl_coef=0.5", "reference.update_every=0", "reference.magnet=best", "checkpoint.keep_best=exploitability"],
+        "KL 0.5 toward the least exploitable policy measured so far (exact, each time the exploiter is recomputed: "
+        "with --recipe leduc every 4 steps): held near its own best, not near a base model 1.95 exploitable, "
+        "whose pull grows the farther the policy gets",
     ),
     "value": (["advantage.baseline=value"], "RAE with a learned value head (V(s) from the policy's features)"),
     "observation_tr_magnet": (
