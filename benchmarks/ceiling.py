@@ -8,6 +8,10 @@ expected to learn a skill faster than this. One task per skill a learning benchm
 
 - ``tictactoe``: ``minimax``'s best moves (uniform over ties) at all 4,520 positions; scored exactly
   against perfect play (``sparring.evaluate.solved``: non-loss per seat, sampled and greedy, tactic rates).
+- ``leduc``: Leduc hold'em's 936 information states, each answered with the whole distribution of CFR+'s
+  average policy (``--cfr-iters``, default 500); scored by exact exploitability of the model's policy (the
+  starting CFR+ policy's own is printed). How low this model's single policy can go in Leduc when it is told
+  a near-Nash strategy: the floor under the exploiter's descent toward 0.5.
 - ``solver``: ``propose_solve``'s solver turn on fresh problems of ``--levels`` (default ``1``: one-digit
   sums) with their true values; scored greedy on ``arith_heldout.jsonl`` by level. Problems that are in the
   held-out file are never trained on, so a level-1 score is addition on sums not seen, not recall.
@@ -45,12 +49,14 @@ from common import machine, table, write_json
 from sparring.device import autocast_dtype
 from sparring.engines.hf import HFEngine
 from sparring.engines.paths import BUNDLED
+from sparring.evaluate.exploitability import exploitability
 from sparring.evaluate.heldout import ARITH, CRITIC, arith_problem, critic_position, score_heldout
 from sparring.evaluate.solved import solved_scores
 from sparring.games import State, make_game
 from sparring.games.base import InvalidAction
 from sparring.games.propose_solve import evaluate
 from sparring.games.sneaky_critic import first_break
+from sparring.players import make_player
 from sparring.players.lm import LMPlayer
 from sparring.players.minimax import MinimaxPlayer
 from sparring.pretrain import PretrainConfig, Sample, encode_samples, game_turns, information_states, train_step
@@ -71,6 +77,18 @@ def tictactoe_task(args: argparse.Namespace) -> tuple[list[Sample], Callable[[An
 
     samples = information_states("tic_tac_toe", prior=minimax_prior)
     return samples, lambda model, tokenizer: solved_scores(game, LMPlayer(HFEngine(model, tokenizer), game))
+
+
+def leduc_task(args: argparse.Namespace) -> tuple[list[Sample], Callable[[Any, Any], dict]]:
+    game = make_game("leduc_poker")
+    cfr = make_player(f"cfr:iters={args.cfr_iters}", game)
+    print(f"CFR+ ({args.cfr_iters} iterations) exploitability {exploitability(game, cfr).exploitability:.4f}", flush=True)
+    samples = information_states("leduc_poker", prior=lambda state: cfr.action_probabilities(state, state.current_player))
+
+    def score(model: Any, tokenizer: Any) -> dict:
+        return {"exploitability": exploitability(game, LMPlayer(HFEngine(model, tokenizer), game)).exploitability}
+
+    return samples, score
 
 
 def solver_task(args: argparse.Namespace) -> tuple[list[Sample], Callable[[Any, Any], dict]]:
@@ -144,7 +162,13 @@ def proposer_task(args: argparse.Namespace) -> tuple[list[Sample], Callable[[Any
     return samples, proposer_rates
 
 
-TASKS = {"tictactoe": tictactoe_task, "solver": solver_task, "critic": critic_task, "proposer": proposer_task}
+TASKS = {
+    "tictactoe": tictactoe_task,
+    "leduc": leduc_task,
+    "solver": solver_task,
+    "critic": critic_task,
+    "proposer": proposer_task,
+}
 COLUMNS = {
     "tictactoe": [
         ("non_loss_seat0", "non-loss X", ".3f"),
@@ -155,6 +179,7 @@ COLUMNS = {
         ("block", "block", ".3f"),
         ("optimal", "optimal", ".3f"),
     ],
+    "leduc": [("exploitability", "exploitability", ".3f")],
     "solver": [("accuracy", "held-out", ".3f"), ("level 1", "level 1", ".3f"), ("level 2", "level 2", ".3f")]
     + [("level 3", "level 3", ".3f")],
     "critic": [("accuracy", "held-out", ".3f"), ("kind chain", "chain", ".3f"), ("kind result", "result", ".3f")]
@@ -173,6 +198,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--batch", type=int, default=64, help="turns per step")
     parser.add_argument("--levels", default="1", help="solver: the problem levels trained on, e.g. 1,2")
+    parser.add_argument("--cfr-iters", type=int, default=500, help="leduc: CFR+ iterations of the policy taught")
     parser.add_argument("--label", choices=["truth", "reader"], default="truth", help="critic: the answers taught")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="JSON results (default benchmarks/results/ceiling_<task>.json)")
