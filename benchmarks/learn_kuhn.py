@@ -161,8 +161,10 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
     ),
     "cosine": (
         ["learner.lr_decay=cosine", "max_steps=400"],
-        "the learning rate falling along a cosine to a tenth at step 400 (with --recipe leduc about 30 CPU "
-        "minutes on a 2-core bf16 CPU): late steps are small, so the policy cannot swing far once near its best",
+        "the learning rate falling along a cosine to a tenth at step 400 (with --recipe leduc, 30 CPU minutes "
+        "reached step 309 on a 2-core bf16 CPU): late steps are small, so the policy cannot swing far once near "
+        "its best (measured, Leduc seed 0: the descent slows with the steps, 0.84 at 30 minutes against the "
+        "recipe's 0.69 on the same machine; not adopted)",
     ),
     "best_magnet": (
         ["learner.kl_coef=0.5", "reference.update_every=0", "reference.magnet=best", "checkpoint.keep_best=exploitability"],
