@@ -37,7 +37,6 @@ import argparse
 import ast
 import json
 import random
-import time
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
@@ -46,12 +45,12 @@ from typing import Any
 import torch
 from common import machine, table, write_json
 
-from sparring.device import autocast_dtype
 from sparring.engines.hf import HFEngine
 from sparring.engines.paths import BUNDLED
 from sparring.evaluate.exploitability import exploitability
 from sparring.evaluate.heldout import ARITH, CRITIC, arith_problem, critic_position, score_heldout
 from sparring.evaluate.solved import solved_scores
+from sparring.fit_average import fit_to_samples
 from sparring.games import State, make_game
 from sparring.games.base import InvalidAction
 from sparring.games.propose_solve import evaluate
@@ -59,7 +58,7 @@ from sparring.games.sneaky_critic import first_break
 from sparring.players import make_player
 from sparring.players.lm import LMPlayer
 from sparring.players.minimax import MinimaxPlayer
-from sparring.pretrain import PretrainConfig, Sample, encode_samples, game_turns, information_states, train_step
+from sparring.pretrain import PretrainConfig, Sample, game_turns, information_states
 from sparring.prompts import PromptConfig, format_answer, render_messages
 
 TRAIN_SAMPLES = 6000
@@ -214,31 +213,11 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
     samples, score = TASKS[args.task](args)
-    encoded = encode_samples(tokenizer, samples)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95))
-    dtype = autocast_dtype("cpu")
-    rng = random.Random(args.seed)
 
-    def scored(minutes: float, step: int, loss: float) -> dict[str, Any]:
-        model.eval()
-        row = {"minutes": minutes, "step": step, "loss": loss, **score(model, tokenizer)}
-        model.train()
+    def show(row: dict[str, Any]) -> None:
         print({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
-        return row
 
-    rows = [scored(0.0, 0, float("nan"))]
-    spent, step, losses, next_score = 0.0, 0, [], args.every
-    model.train()
-    while spent < args.minutes * 60:
-        started = time.process_time()
-        batch = rng.sample(encoded, min(args.batch, len(encoded)))
-        losses.append(train_step(model, optimizer, batch, 0.0, tokenizer.pad_token_id, dtype))
-        spent += time.process_time() - started
-        step += 1
-        if spent >= next_score * 60 or spent >= args.minutes * 60:
-            next_score += args.every
-            recent = losses[-50:]
-            rows.append(scored(spent / 60, step, sum(recent) / len(recent)))
+    rows = fit_to_samples(model, tokenizer, samples, score, args.minutes, args.every, args.lr, args.batch, args.seed, show)
     columns = [("minutes", "CPU min", ".1f"), ("step", "step", "d"), ("loss", "loss", ".3f"), *COLUMNS[args.task]]
     print(f"\n{args.task}: told the answers, lr {args.lr}, batch {args.batch}, from {args.model}")
     print(table(rows, columns))

@@ -41,7 +41,8 @@ from common import (
 )
 
 from sparring.checkpoint import RunDir, list_checkpoints
-from sparring.evaluate.exploitability import average_policy_table, exploitability_of_table, kuhn_policy, policy_table
+from sparring.evaluate.average_policy import average_policy_table
+from sparring.evaluate.exploitability import exploitability_of_table, kuhn_policy, policy_table
 from sparring.games import make_game
 from sparring.players import make_player
 
@@ -223,6 +224,10 @@ def league_curve(run_dir: Path, game_name: str) -> list[dict]:
     metrics = read_metrics(run_dir)
     invalid = {m["step"] - 1: m[invalid_key] for m in metrics if invalid_key in m}  # by policy, as the rows
     rows = [{"step": m["step"] - 1, "latest": m[key]} for m in metrics if key in m]
+    for row, m in zip(rows, [m for m in metrics if key in m], strict=True):  # the league's running averages
+        for kind in ("linear", "uniform"):
+            if f"league/{game_name}/{kind}_average_exploitability" in m:
+                row[f"{kind}_average"] = m[f"league/{game_name}/{kind}_average_exploitability"]
     previous = -1
     for row in rows:
         row["minutes"] = minutes.get(row["step"], 0.0)
@@ -289,6 +294,7 @@ def main() -> None:
     results = {name: score(root / name, args.game) for name in names if (root / name / "metrics.jsonl").exists()}
     columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("latest", "checkpoint", ".3f")]
     columns.append(("pool_average", "mixture", ".3f"))
+    columns += [("linear_average", "average (linear)", ".3f"), ("uniform_average", "average (uniform)", ".3f")]
     for name, rows in results.items():
         print(f"\n{name}: {VARIANTS[name][1]}")
         averaged = any("weight_average" in r for r in rows)

@@ -486,6 +486,30 @@ def sandbox(
         raise typer.Exit(1)
 
 
+@app.command("fit-average")
+def fit_average_command(
+    run: Annotated[Path, typer.Argument(help="A run trained against the exploiter (opponent.kind=exploiter).")],
+    game: Annotated[str | None, typer.Option(help="The game spec whose average to fit (default: the run's first).")] = None,
+    kind: Annotated[str, typer.Option(help="linear (CFR+'s weighting by step) or uniform.")] = "linear",
+    minutes: Annotated[float, typer.Option(help="CPU minutes of fitting.")] = 10.0,
+    every: Annotated[float, typer.Option(help="CPU minutes between exact scorings.")] = 1.0,
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 5e-4,
+    seed: Annotated[int, typer.Option(help="Batch order and weights' seed.")] = 0,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Model directory to write (default RUN/average-fit).")] = None,
+) -> None:
+    """Fit one model to the average of the policies a run passed through: a single checkpoint of the average iterate."""
+    from sparring.fit_average import fit_average
+
+    if minutes <= 0 or every <= 0 or lr <= 0:
+        raise UserError("--minutes, --every and --lr must be positive")
+    result = fit_average(str(run), game, kind, minutes, every, lr, seed=seed, out=str(out) if out else None, log=console.print)
+    best = result.best
+    console.print(
+        f"wrote {result.out}: exploitability {best['exploitability']:.3f} after {best['minutes']:.1f} CPU min "
+        f"(the average itself: {result.average_exploitability:.3f}; the start: {result.rows[0]['exploitability']:.3f})"
+    )
+
+
 @app.command()
 def merge(
     checkpoint: Annotated[Path, typer.Argument(help="A LoRA checkpoint (RUN/checkpoints/step-K) or a run directory.")],

@@ -11,7 +11,12 @@ The exploiter (``kind: exploiter``) is an exact best response to the policy
 itself, recomputed every ``exploiter_every`` steps from the policy's move
 probabilities at every information state (Kuhn, Leduc): training against it is
 exploitability descent (``sparring.players.exploiter``). Its table rides in
-the league's state, so a resumed run faces the same exploiter.
+the league's state, so a resumed run faces the same exploiter. Each policy so
+read is also folded into a running reach-weighted average, uniform and
+linear in the step (``sparring.evaluate.average_policy``): the average
+iterate, which fictitious play and CFR converge with while the current policy
+may cycle. Its exploitability is logged beside the policy's, and
+``sparring distill`` fits a single model to it.
 
 The pool keeps snapshots of the policy (model directories under
 ``run/pool/step-K``). Opponents are drawn uniformly, or by prioritized
@@ -98,6 +103,8 @@ class League:
         self._loaded: dict[str, Player] = {}
         self.exploiters: dict[str, dict[str, Any]] = {}
         """Per game spec: the step it was computed at, the policy's exploitability then, its action table."""
+        self.averages: dict[str, dict[str, Any]] = {}
+        """Per game spec: the running averages (``uniform``, ``linear``) of the policies the exploiter read."""
         self.measured: dict[str, float] = {}
         """The policy's exact exploitability per game spec, measured by exploiters recomputed since the trainer
         last took them (``take_measured``): the weights measured are the ones that have not been updated yet."""
@@ -156,11 +163,31 @@ class League:
         if held is None or step - held["step"] >= self.config.exploiter_every:
             view = self.policy.for_game(game) if hasattr(self.policy, "for_game") else self.policy
             exact = require_exact_game(game)
-            measured, actions = best_responses(exact, policy_table(exact, view))
+            table = policy_table(exact, view)
+            measured, actions = best_responses(exact, table)
             held = {"step": step, "exploitability": measured.exploitability, "actions": actions}
+            held.update(self._fold_average(name, exact, table, step))
             self.exploiters[name] = held
             self.measured[name] = measured.exploitability
         return BestResponsePlayer(held["actions"])
+
+    def _fold_average(self, name: str, game: Any, table: Any, step: int) -> dict[str, float]:
+        """Fold ``table`` into the game's running averages; their exploitabilities, to log."""
+        from sparring.evaluate.average_policy import RunningAverage
+        from sparring.evaluate.exploitability import exploitability_of_table
+
+        averages = self.averages.setdefault(name, {"uniform": RunningAverage(game), "linear": RunningAverage(game)})
+        averages["uniform"].add(table)
+        averages["linear"].add(table, weight=step + 1.0)
+        return {
+            f"{kind}_average_exploitability": exploitability_of_table(game, average.table()).exploitability
+            for kind, average in averages.items()
+        }
+
+    def average_table(self, name: str, kind: str = "linear") -> Any:
+        """The running average of the policies read so far for game spec ``name`` (``None`` before any)."""
+        averages = self.averages.get(name)
+        return averages[kind].table() if averages else None
 
     def take_measured(self) -> dict[str, float]:
         """The exploitabilities measured since the last call (then forgotten): for ``RUN/best``, which must
@@ -170,7 +197,8 @@ class League:
 
     def metrics(self) -> dict[str, float]:
         """The policy's exact exploitability when each exploiter was last computed: a free learning curve."""
-        return {f"league/{name}/exploitability": held["exploitability"] for name, held in self.exploiters.items()}
+        keys = ("exploitability", "uniform_average_exploitability", "linear_average_exploitability")
+        return {f"league/{name}/{key}": held[key] for name, held in self.exploiters.items() for key in keys if key in held}
 
     def record(self, plan: StepPlan, records: list[GameRecord], rate: float = 0.9) -> None:
         """Update each pool entry's score from this step's games against it."""
@@ -202,9 +230,22 @@ class League:
 
     def state_dict(self) -> dict[str, Any]:
         exploiters = {name: dict(held) for name, held in self.exploiters.items()}
-        return {"pool": [vars(e).copy() for e in self.pool], "exploiters": exploiters}
+        averages = {name: {kind: a.state_dict() for kind, a in kinds.items()} for name, kinds in self.averages.items()}
+        return {"pool": [vars(e).copy() for e in self.pool], "exploiters": exploiters, "averages": averages}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.pool = [PoolEntry(**e) for e in state.get("pool", [])]
         self._loaded.clear()
         self.exploiters = {name: dict(held) for name, held in state.get("exploiters", {}).items()}
+        self.averages = {}
+        for name, kinds in state.get("averages", {}).items():
+            self.averages[name] = {kind: self._load_average(name, saved) for kind, saved in kinds.items()}
+
+    def _load_average(self, name: str, saved: dict[str, Any]) -> Any:
+        from sparring.evaluate.average_policy import RunningAverage
+        from sparring.evaluate.exploitability import require_exact_game
+
+        game = next(game for spec, game, _ in self.games if spec == name)
+        average = RunningAverage(require_exact_game(game))
+        average.load_state_dict(saved)
+        return average
