@@ -25,6 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from common import (
@@ -238,6 +242,26 @@ def league_curve(run_dir: Path, game_name: str) -> list[dict]:
     return rows
 
 
+def fit_averages(root: Path, names: list[str], minutes: float, parallel: int) -> dict[str, dict]:
+    """``sparring fit-average`` on each run (one thread each, ``parallel`` at a time): its ``fit.json`` by name."""
+    pending = [n for n in names if (root / n / "metrics.jsonl").exists()]
+    running: list[tuple[str, subprocess.Popen]] = []
+    while pending or running:
+        while pending and len(running) < parallel:
+            name = pending.pop(0)
+            cmd = [sys.executable, "-m", "sparring", "fit-average", str(root / name), "--minutes", str(minutes)]
+            env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+            log = open(root / f"{name}.fit.log", "w")  # noqa: SIM115  (closed by the child's exit)
+            running.append((name, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)))
+        time.sleep(5)
+        running = [(n, p) for n, p in running if p.poll() is None]
+    found = {n: root / n / "average-fit" / "fit.json" for n in names}
+    for name, path in found.items():
+        if not path.is_file():
+            print(f"{name}: no fit (see {root / name}.fit.log)", flush=True)
+    return {n: json.loads(path.read_text()) for n, path in found.items() if path.is_file()}
+
+
 def summarize(rows: list[dict]) -> dict[str, float]:
     """A run's curve in a few numbers; ``rows[0]`` is the start, the rest its checkpoints."""
     trained = rows[1:]
@@ -253,6 +277,9 @@ def summarize(rows: list[dict]) -> dict[str, float]:
     }
     if all("invalid" in r for r in third):
         out["last_third_invalid"] = sum(r["invalid"] for r in third) / len(third)
+    if all("linear_average" in r for r in third):  # the league's running averages (exploiter runs)
+        out["final_average"] = trained[-1]["linear_average"]
+        out["final_uniform_average"] = trained[-1].get("uniform_average")
     if all("weight_average" in r for r in trained):
         out["final_weight_average"] = trained[-1]["weight_average"]
         out["best_weight_average"] = min(r["weight_average"] for r in trained)
@@ -278,6 +305,13 @@ def main() -> None:
         help="exploiter runs: read the trainer's exact exploitability at each best-response recomputation instead "
         "of scoring checkpoints (no mixture column); set --every high to keep few checkpoints",
     )
+    parser.add_argument(
+        "--fit-average",
+        type=float,
+        default=0.0,
+        help="exploiter runs: then fit each run's latest checkpoint to its league's linear average policy for this "
+        "many CPU minutes (`sparring fit-average`, scored exactly every minute; 0: no fit)",
+    )
     parser.add_argument("--plain-from", default=None, help="an earlier results JSON whose plain run the chart shows")
     parser.add_argument("--chart", default=None, help="the variant the chart shows beside plain (default: the lowest last third)")
     parser.add_argument("--out", default=None, help="JSON results (default benchmarks/results/learn_<game>.json)")
@@ -291,6 +325,7 @@ def main() -> None:
     if not args.report_only:  # --set last, so that it wins over a variant's own value (e.g. its max_steps)
         run_variants({n: (args.recipe, [*VARIANTS[n][0], *args.set]) for n in names}, common, root, args.parallel)
     score = league_curve if args.league_curve else curve
+    fits = fit_averages(root, names, args.fit_average, args.parallel) if args.fit_average > 0 else {}
     results = {name: score(root / name, args.game) for name in names if (root / name / "metrics.jsonl").exists()}
     columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("latest", "checkpoint", ".3f")]
     columns.append(("pool_average", "mixture", ".3f"))
@@ -300,6 +335,18 @@ def main() -> None:
         averaged = any("weight_average" in r for r in rows)
         print(table(rows, columns + ([("weight_average", "weight avg", ".3f")] if averaged else [])))
     summary = {name: summarize(rows) for name, rows in results.items() if len(rows) > 1}
+    for name, fit in fits.items():
+        print(f"\n{name}: fitted to its {fit['kind']} average ({fit['average_exploitability']:.3f}) from step {fit['step']}")
+        print(
+            table(
+                fit["rows"],
+                [("minutes", "CPU min", ".1f"), ("step", "step", "d"), ("loss", "loss", ".3f")]
+                + [("exploitability", "exploitability", ".3f")],
+            )
+        )
+        if name in summary:
+            summary[name]["fit_best"] = fit["best"]["exploitability"]
+            summary[name]["fit_minutes"] = fit["best"]["minutes"]
     print("\nsummary (exact exploitability; checkpoint = the single latest policy; weight average: learner.average_weights)")
     print(
         table(
@@ -313,6 +360,8 @@ def main() -> None:
                 ("best_checkpoint", "best", ".3f"),
                 ("last_third_invalid", "invalid: last third", ".3f"),
                 ("final_mixture", "mixture", ".3f"),
+                ("final_average", "average: final", ".3f"),
+                ("fit_best", "fitted to it", ".3f"),
                 ("final_weight_average", "weight avg: final", ".3f"),
                 ("last_third_weight_average", "last third", ".3f"),
                 ("best_weight_average", "best", ".3f"),
@@ -336,7 +385,7 @@ def main() -> None:
         chart.write_text(line_chart(series, f"{args.game}: exact exploitability", "CPU minutes", "exploitability"))
         print(f"wrote {chart}")
     record = run_record(f"learn_{short}", args.game, args, args.recipe, common, VARIANTS, names)
-    write_json(out, {**record, "curves": results, "summary": summary})
+    write_json(out, {**record, "curves": results, "summary": summary, "fits": fits})
 
 
 if __name__ == "__main__":

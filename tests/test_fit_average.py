@@ -7,7 +7,7 @@ import json
 import pytest
 from tiny_runs import TINY_RUN
 
-from sparring.checkpoint import CheckpointDir, RunDir
+from sparring.checkpoint import CheckpointDir
 from sparring.config import load_config
 from sparring.errors import UserError
 from sparring.evaluate.exploitability import exploitability, exploitability_of_table, policy_table
