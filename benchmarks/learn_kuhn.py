@@ -171,6 +171,11 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
         "its best (measured, Leduc seed 0: the descent slows with the steps, 0.84 at 30 minutes against the "
         "recipe's 0.69 on the same machine; not adopted)",
     ),
+    "fast_lr": (
+        ["learner.lr=6e-4"],
+        "twice the learning rate (with --recipe leduc: the recipe at lr 6e-4): a faster descent that may swing "
+        "more, for the league's average (and `sparring fit-average`) to settle",
+    ),
     "best_magnet": (
         ["learner.kl_coef=0.5", "reference.update_every=0", "reference.magnet=best", "checkpoint.keep_best=exploitability"],
         "KL 0.5 toward the least exploitable policy measured so far (exact, each time the exploiter is recomputed: "
