@@ -330,7 +330,10 @@ def main() -> None:
     if not args.report_only:  # --set last, so that it wins over a variant's own value (e.g. its max_steps)
         run_variants({n: (args.recipe, [*VARIANTS[n][0], *args.set]) for n in names}, common, root, args.parallel)
     score = league_curve if args.league_curve else curve
-    fits = fit_averages(root, names, args.fit_average, args.parallel) if args.fit_average > 0 else {}
+    fits = fit_averages(root, names, args.fit_average, args.parallel) if args.fit_average > 0 and not args.report_only else {}
+    if args.report_only:  # the fits made before, if any
+        found = {n: root / n / "average-fit" / "fit.json" for n in names}
+        fits = {n: json.loads(path.read_text()) for n, path in found.items() if path.is_file()}
     results = {name: score(root / name, args.game) for name in names if (root / name / "metrics.jsonl").exists()}
     columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("latest", "checkpoint", ".3f")]
     columns.append(("pool_average", "mixture", ".3f"))
