@@ -232,11 +232,12 @@ def league_curve(run_dir: Path, game_name: str) -> list[dict]:
     key, invalid_key = f"league/{game_name}/exploitability", f"train/{game_name}/invalid"
     metrics = read_metrics(run_dir)
     invalid = {m["step"] - 1: m[invalid_key] for m in metrics if invalid_key in m}  # by policy, as the rows
-    rows = [{"step": m["step"] - 1, "latest": m[key]} for m in metrics if key in m]
-    for row, m in zip(rows, [m for m in metrics if key in m], strict=True):  # the league's running averages
-        for kind in ("linear", "uniform"):
-            if f"league/{game_name}/{kind}_average_exploitability" in m:
-                row[f"{kind}_average"] = m[f"league/{game_name}/{kind}_average_exploitability"]
+    averages = {f"league/{game_name}/{kind}_average_exploitability": f"{kind}_average" for kind in ("linear", "uniform")}
+    rows = [
+        {"step": m["step"] - 1, "latest": m[key], **{column: m[k] for k, column in averages.items() if k in m}}
+        for m in metrics
+        if key in m
+    ]
     previous = -1
     for row in rows:
         row["minutes"] = minutes.get(row["step"], 0.0)
@@ -260,10 +261,16 @@ def fit_averages(root: Path, names: list[str], minutes: float, parallel: int) ->
             running.append((name, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)))
         time.sleep(5)
         running = [(n, p) for n, p in running if p.poll() is None]
-    found = {n: root / n / "average-fit" / "fit.json" for n in names}
-    for name, path in found.items():
-        if not path.is_file():
+    fits = read_fits(root, names)
+    for name in names:
+        if name not in fits:
             print(f"{name}: no fit (see {root / name}.fit.log)", flush=True)
+    return fits
+
+
+def read_fits(root: Path, names: list[str]) -> dict[str, dict]:
+    """Each run's ``RUN/average-fit/fit.json`` (written by ``sparring fit-average``), by name, where there is one."""
+    found = {n: root / n / "average-fit" / "fit.json" for n in names}
     return {n: json.loads(path.read_text()) for n, path in found.items() if path.is_file()}
 
 
@@ -330,10 +337,10 @@ def main() -> None:
     if not args.report_only:  # --set last, so that it wins over a variant's own value (e.g. its max_steps)
         run_variants({n: (args.recipe, [*VARIANTS[n][0], *args.set]) for n in names}, common, root, args.parallel)
     score = league_curve if args.league_curve else curve
-    fits = fit_averages(root, names, args.fit_average, args.parallel) if args.fit_average > 0 and not args.report_only else {}
     if args.report_only:  # the fits made before, if any
-        found = {n: root / n / "average-fit" / "fit.json" for n in names}
-        fits = {n: json.loads(path.read_text()) for n, path in found.items() if path.is_file()}
+        fits = read_fits(root, names)
+    else:
+        fits = fit_averages(root, names, args.fit_average, args.parallel) if args.fit_average > 0 else {}
     results = {name: score(root / name, args.game) for name in names if (root / name / "metrics.jsonl").exists()}
     columns = [("minutes", "min", ".1f"), ("step", "step", "d"), ("latest", "checkpoint", ".3f")]
     columns.append(("pool_average", "mixture", ".3f"))

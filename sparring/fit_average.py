@@ -122,9 +122,7 @@ def run_average(state_path: Path, game_spec: str, kind: str) -> Any:
         )
     if kind not in averages[game_spec]:
         raise UserError(f"--kind must be one of {', '.join(sorted(averages[game_spec]))}, not {kind!r}")
-    average = RunningAverage(require_exact_game(make_game(game_spec)))
-    average.load_state_dict(averages[game_spec][kind])
-    return average.table()
+    return RunningAverage.from_state(require_exact_game(make_game(game_spec)), averages[game_spec][kind]).table()
 
 
 def fit_average(
@@ -146,7 +144,7 @@ def fit_average(
     from sparring.checkpoint import CheckpointDir, RunDir
     from sparring.engines.hf import HFEngine
     from sparring.evaluate.checkpoints import resolve_target
-    from sparring.evaluate.exploitability import exploitability_of_table, policy_table, require_exact_game
+    from sparring.evaluate.exploitability import exploitability, exploitability_of_table, require_exact_game
     from sparring.games import make_game
     from sparring.players.lm import LMPlayer
     from sparring.pretrain import information_states
@@ -172,7 +170,7 @@ def fit_average(
 
     def score(model: Any, tokenizer: Any) -> dict[str, float]:
         player = LMPlayer(HFEngine(model, tokenizer), game, prompt)
-        return {"exploitability": exploitability_of_table(game, policy_table(game, player)).exploitability}
+        return {"exploitability": exploitability(game, player).exploitability}
 
     def keep_best(row: dict[str, Any]) -> None:
         figures = f"loss {row['loss']:.3f}  exploitability {row['exploitability']:.3f}"

@@ -16,7 +16,7 @@ read is also folded into a running reach-weighted average, uniform and
 linear in the step (``sparring.evaluate.average_policy``): the average
 iterate, which fictitious play and CFR converge with while the current policy
 may cycle. Its exploitability is logged beside the policy's, and
-``sparring distill`` fits a single model to it.
+``sparring fit-average`` fits a single model to it.
 
 The pool keeps snapshots of the policy (model directories under
 ``run/pool/step-K``). Opponents are drawn uniformly, or by prioritized
@@ -234,18 +234,13 @@ class League:
         return {"pool": [vars(e).copy() for e in self.pool], "exploiters": exploiters, "averages": averages}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        from sparring.evaluate.average_policy import RunningAverage
+        from sparring.evaluate.exploitability import require_exact_game
+
         self.pool = [PoolEntry(**e) for e in state.get("pool", [])]
         self._loaded.clear()
         self.exploiters = {name: dict(held) for name, held in state.get("exploiters", {}).items()}
         self.averages = {}
         for name, kinds in state.get("averages", {}).items():
-            self.averages[name] = {kind: self._load_average(name, saved) for kind, saved in kinds.items()}
-
-    def _load_average(self, name: str, saved: dict[str, Any]) -> Any:
-        from sparring.evaluate.average_policy import RunningAverage
-        from sparring.evaluate.exploitability import require_exact_game
-
-        game = next(game for spec, game, _ in self.games if spec == name)
-        average = RunningAverage(require_exact_game(game))
-        average.load_state_dict(saved)
-        return average
+            game = require_exact_game(next(game for spec, game, _ in self.games if spec == name))
+            self.averages[name] = {kind: RunningAverage.from_state(game, saved) for kind, saved in kinds.items()}

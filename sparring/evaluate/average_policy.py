@@ -96,6 +96,13 @@ class RunningAverage:
         self.reach = np.asarray(state["reach"], dtype=float)
         self.count = int(state["count"])
 
+    @classmethod
+    def from_state(cls, game: OpenSpielGame, state: dict[str, Any]) -> RunningAverage:
+        """An average saved by ``state_dict`` (a league's state in ``state.json``), for ``game``."""
+        average = cls(game)
+        average.load_state_dict(state)
+        return average
+
 
 def average_policy_table(game: OpenSpielGame, tables: list[osp_policy.TabularPolicy]) -> osp_policy.TabularPolicy:
     """The behaviour policy equivalent to playing a uniformly drawn member of ``tables`` for a whole game."""
